@@ -1,0 +1,104 @@
+// Reverse-mode autodiff: `grad(graph, loss, wrt)` appends the backward pass to a copy of the graph and returns
+// a graph whose outputs are the original ones plus `grad.<name>` for each requested input. Cotangents flow
+// through VJP_RULES in reverse topological order; fan-out accumulates by addition; only nodes between the
+// requested inputs and the loss are differentiated.
+
+import { RoadsterError } from '../errors.ts';
+import { isFloat } from './dtype.ts';
+import { formatShape } from './dim.ts';
+import type { Graph } from './ir.ts';
+import { Op, type OpParams } from './ops.ts';
+import { GraphBuilder, type Tensor } from './tracer.ts';
+import { VJP_RULES, type VjpRule, zerosLike } from './vjp-rules.ts';
+
+/** Output name under which `grad` returns the gradient of an input or initializer. */
+export function gradName(name: string): string {
+  return `grad.${name}`;
+}
+
+function leafName(graph: Graph, nodeId: number): string | undefined {
+  const n = graph.nodes[nodeId];
+  if (n.op === Op.Input || n.op === Op.Initializer) return (n.params as OpParams[Op.Input]).name;
+  return undefined;
+}
+
+/**
+ * Returns a graph computing everything `graph` computes plus d`loss`/d`x` for every name in `wrt` (graph
+ * inputs or initializers), as outputs `grad.<name>`. `loss` must name a scalar float output.
+ */
+export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph {
+  const out = graph.outputs.find((o) => o.name === loss);
+  if (!out) {
+    throw new RoadsterError('E_AUTODIFF', `no output named "${loss}"; outputs are ${graph.outputs.map((o) => o.name).join(', ')}`);
+  }
+  const lossInfo = graph.values[out.value];
+  if (!isFloat(lossInfo.dtype) || lossInfo.shape.length !== 0) {
+    throw new RoadsterError('E_AUTODIFF', `loss "${loss}" must be a float scalar, got ${lossInfo.dtype}${formatShape(lossInfo.shape)}`);
+  }
+
+  // Leaves we differentiate with respect to.
+  const leaves = new Map<string, number>(); // name → value id
+  for (const n of graph.nodes) {
+    const name = leafName(graph, n.id);
+    if (name !== undefined) leaves.set(name, n.outputs[0]);
+  }
+  const targets = wrt.map((name) => {
+    const v = leaves.get(name);
+    if (v === undefined) {
+      throw new RoadsterError('E_AUTODIFF', `"${name}" is not an input or initializer of the graph; known: ${[...leaves.keys()].join(', ')}`);
+    }
+    if (!isFloat(graph.values[v].dtype)) {
+      throw new RoadsterError('E_AUTODIFF', `"${name}" is ${graph.values[v].dtype}; integer and bool inputs are not differentiable`);
+    }
+    return v;
+  });
+
+  // Values that depend on a target (forward sweep) ...
+  const dependsOnTarget = new Set<number>(targets);
+  for (const n of graph.nodes) {
+    if (n.inputs.some((v) => dependsOnTarget.has(v))) for (const v of n.outputs) if (isFloat(graph.values[v].dtype)) dependsOnTarget.add(v);
+  }
+  // ... and that the loss depends on (backward sweep): only these carry cotangents.
+  const active = new Set<number>();
+  if (dependsOnTarget.has(out.value)) active.add(out.value);
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (!n.outputs.some((v) => active.has(v))) continue;
+    for (const v of n.inputs) if (dependsOnTarget.has(v)) active.add(v);
+  }
+
+  const b = GraphBuilder.from(graph);
+  const cotangent = new Map<number, Tensor>();
+  const accumulate = (v: number, g: Tensor) => {
+    const prev = cotangent.get(v);
+    cotangent.set(v, prev ? prev.add(g) : g);
+  };
+  accumulate(out.value, b.scalar(1, lossInfo.dtype));
+
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (n.inputs.length === 0 || !n.outputs.some((v) => cotangent.has(v))) continue;
+    const rule = VJP_RULES[n.op] as VjpRule<Op>;
+    const grads = b.scope(`grad.${n.name}`, () =>
+      rule({
+        b,
+        params: n.params,
+        inputs: n.inputs.map((v) => b.tensor(v)),
+        outputs: n.outputs.map((v) => b.tensor(v)),
+        grads: n.outputs.map((v) => cotangent.get(v) ?? null),
+        needs: (k) => active.has(n.inputs[k]),
+      }),
+    );
+    n.inputs.forEach((v, k) => {
+      const g = grads[k];
+      if (g && active.has(v)) accumulate(v, g);
+    });
+  }
+
+  const outputs: [string, Tensor][] = graph.outputs.map((o) => [o.name, b.tensor(o.value)]);
+  wrt.forEach((name, k) => {
+    const v = targets[k];
+    outputs.push([gradName(name), cotangent.get(v) ?? zerosLike(b.tensor(v))]);
+  });
+  return b.build(outputs);
+}
