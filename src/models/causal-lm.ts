@@ -1,0 +1,149 @@
+// A causal language model of the Llama family with its weights in memory: traces graphs (forward, with or
+// without loss, float32 or float64) and runs them. Loading follows transformers' `from_pretrained`: a local
+// folder or a Hub id resolved through the HF cache.
+
+import { RoadsterError } from '../errors.ts';
+import type { DType } from '../graph/dtype.ts';
+import type { Graph } from '../graph/ir.ts';
+import { GraphBuilder, type Tensor } from '../graph/tracer.ts';
+import { type ModelConfig, loadModelConfig, ropeInvFreq } from '../io/config/index.ts';
+import type { GenerationConfig } from '../io/config/index.ts';
+import type { HostTensor } from '../runtime/host-tensor.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { type TokenBatch, attentionBias, batchShape, int64Tensor, positionIds } from './attention-inputs.ts';
+import { type LinearFn, plainLinear } from './linear.ts';
+import { expectedTensors } from './llama/checkpoint-names.ts';
+import { causalLmLoss, llamaForward } from './llama/forward.ts';
+import { type Weight, loadWeights } from './load-weights.ts';
+
+export interface GraphOptions {
+  /** Compute dtype: float32 (default) or float64 (for gradient checks). */
+  readonly dtype?: 'float32' | 'float64';
+  /** Adds a `labels` input and a `loss` output. */
+  readonly withLoss?: boolean;
+  /** Replaces the plain projection (adapters attach here). */
+  readonly linear?: LinearFn;
+  /** Provides weights by name; by default they are graph initializers. */
+  readonly param?: (b: GraphBuilder, name: string, dtype: DType) => Tensor;
+}
+
+/** Graph input names every causal-LM graph uses. */
+export const INPUT_NAMES = {
+  inputIds: 'input_ids',
+  positionIds: 'position_ids',
+  attentionBias: 'attention_bias',
+  slidingBias: 'sliding_attention_bias',
+  labels: 'labels',
+} as const;
+
+export interface ForwardResult {
+  /** [B, T, V] */
+  readonly logits: HostTensor;
+  readonly loss?: number;
+}
+
+export class CausalLM {
+  private readonly float64Weights = new Map<string, Float64Array>();
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: ReadonlyMap<string, Weight>,
+    readonly generationConfig: GenerationConfig | null = null,
+    readonly source = '<memory>',
+  ) {}
+
+  /** Loads config.json and the safetensors weights of a local model folder. */
+  static async fromFolder(folder: string): Promise<CausalLM> {
+    const { model, generation } = await loadModelConfig(folder);
+    const weights = loadWeights(folder, expectedTensors(model), model);
+    return new CausalLM(model, weights, generation, folder);
+  }
+
+  /** Whether any layer uses a sliding window. */
+  get hasSlidingLayers(): boolean {
+    return this.config.layerTypes.includes('sliding');
+  }
+
+  /** A weight as a graph initializer of the given dtype (float64 copies are made once and cached). */
+  weightTensor(b: GraphBuilder, name: string, dtype: DType): Tensor {
+    const w = this.weights.get(name);
+    if (!w) throw new RoadsterError('E_WEIGHTS', `model has no weight "${name}"`);
+    if (dtype === 'float32') return b.initializer(name, w.data, w.shape);
+    let d = this.float64Weights.get(name);
+    if (!d) this.float64Weights.set(name, (d = Float64Array.from(w.data)));
+    return b.initializer(name, d, w.shape);
+  }
+
+  /** Traces the forward pass into `b`; returns logits [B, T, V] and, with labels, the loss. */
+  trace(b: GraphBuilder, options: GraphOptions = {}): { logits: Tensor; hidden: Tensor; loss?: Tensor } {
+    const dtype = options.dtype ?? 'float32';
+    const inv = ropeInvFreq(this.config);
+    const inputs = {
+      inputIds: b.input(INPUT_NAMES.inputIds, 'int64', ['B', 'T']),
+      positionIds: b.input(INPUT_NAMES.positionIds, 'int64', ['B', 'T']),
+      attentionBias: b.input(INPUT_NAMES.attentionBias, dtype, ['B', 1, 'T', 'T']),
+      slidingBias: this.hasSlidingLayers ? b.input(INPUT_NAMES.slidingBias, dtype, ['B', 1, 'T', 'T']) : undefined,
+    };
+    const param = options.param ?? ((bb, name, dt) => this.weightTensor(bb, name, dt));
+    const { logits, hidden } = llamaForward(
+      {
+        config: this.config,
+        param: (name) => param(b, name, dtype),
+        invFreq: b.constant(dtype === 'float32' ? Float32Array.from(inv) : Float64Array.from(inv), dtype, [inv.length]),
+        linear: options.linear ?? plainLinear,
+      },
+      inputs,
+    );
+    if (!options.withLoss) return { logits, hidden };
+    const labels = b.input(INPUT_NAMES.labels, 'int64', ['B', 'T']);
+    return { logits, hidden, loss: causalLmLoss(logits, labels) };
+  }
+
+  /** A graph with outputs `logits` and, with `withLoss`, `loss`. */
+  buildGraph(options: GraphOptions = {}): Graph {
+    const b = new GraphBuilder();
+    const { logits, loss } = this.trace(b, options);
+    return b.build(loss ? { logits, loss } : { logits });
+  }
+
+  /** Host feeds for a token batch: ids, positions and attention biases. */
+  feeds(batch: TokenBatch, dtype: 'float32' | 'float64' = 'float32'): Record<string, HostTensor> {
+    const [, t] = batchShape(batch);
+    if (t > this.config.maxPositionEmbeddings) {
+      throw new RoadsterError('E_USAGE', `sequence of ${t} tokens exceeds max_position_embeddings (${this.config.maxPositionEmbeddings})`);
+    }
+    const feeds: Record<string, HostTensor> = {
+      [INPUT_NAMES.inputIds]: int64Tensor(batch.inputIds),
+      [INPUT_NAMES.positionIds]: positionIds(batch),
+      [INPUT_NAMES.attentionBias]: attentionBias(batch, dtype),
+    };
+    if (this.hasSlidingLayers) feeds[INPUT_NAMES.slidingBias] = attentionBias(batch, dtype, this.config.slidingWindow);
+    return feeds;
+  }
+
+  /**
+   * Runs the model on a batch: logits [B, T, V] and, with `labels` ([B][T], -100 to ignore), the mean
+   * causal-LM loss. Uses `runtime` (sessions are cached there).
+   */
+  async forward(
+    runtime: Runtime,
+    batch: TokenBatch & { labels?: readonly (readonly number[])[] },
+    options: { dtype?: 'float32' | 'float64' } = {},
+  ): Promise<ForwardResult> {
+    const dtype = options.dtype ?? 'float32';
+    const withLoss = batch.labels !== undefined;
+    const compiled = await runtime.compile(this.cachedGraph(dtype, withLoss));
+    const feeds = this.feeds(batch, dtype);
+    if (batch.labels) feeds[INPUT_NAMES.labels] = int64Tensor(batch.labels);
+    const out = await compiled.run(feeds);
+    return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  private readonly graphs = new Map<string, Graph>();
+  private cachedGraph(dtype: 'float32' | 'float64', withLoss: boolean): Graph {
+    const key = `${dtype}:${withLoss}`;
+    let g = this.graphs.get(key);
+    if (!g) this.graphs.set(key, (g = this.buildGraph({ dtype, withLoss })));
+    return g;
+  }
+}

@@ -1,0 +1,115 @@
+// Forward pass of the Llama family (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM), traced into the
+// graph IR. Follows transformers' modeling_llama.py (eager attention): RMSNorm, rotate-half RoPE, grouped-query
+// attention, SwiGLU MLP, tied or untied lm_head. Forward code only: weights arrive through `param`, every
+// projection goes through `linear`, masks and positions arrive as inputs.
+//
+// Letters: B batch, T query positions, S key positions (= T without a cache), C hidden, H heads, Hkv KV heads,
+// R = H / Hkv, D head dim, F intermediate, V vocabulary.
+
+import type { Tensor } from '../../graph/tracer.ts';
+import { concat } from '../../graph/tracer.ts';
+import type { ModelConfig } from '../../io/config/index.ts';
+import type { LinearFn, ProjectionKind } from '../linear.ts';
+import { hasBias, names, projectionShape } from './checkpoint-names.ts';
+
+export interface ForwardInputs {
+  /** [B, T] int64 token ids. */
+  readonly inputIds: Tensor;
+  /** [B, T] int64 positions (0-based; from the attention mask for padded batches). */
+  readonly positionIds: Tensor;
+  /** [B, 1, T, S] float: 0 where a query may attend to a key, a large negative number elsewhere. */
+  readonly attentionBias: Tensor;
+  /** The same for sliding-window layers (needed only when the config has some). */
+  readonly slidingBias?: Tensor;
+}
+
+export interface ForwardContext {
+  readonly config: ModelConfig;
+  /** A weight by checkpoint name. */
+  readonly param: (name: string) => Tensor;
+  /** [D/2] RoPE inverse frequencies, as a tensor of the compute dtype. */
+  readonly invFreq: Tensor;
+  readonly linear: LinearFn;
+}
+
+function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const variance = x.mul(x).mean(-1, true); // [..., 1]
+  return x.mul(variance.add(eps).sqrt().reciprocal()).mul(weight); // [..., C]
+}
+
+function rotateHalf(x: Tensor): Tensor {
+  const d = x.shape.at(-1) as number;
+  const [x1, x2] = x.split(-1, [d / 2, d / 2]); // [..., D/2] each
+  return concat([x2.neg(), x1], -1); // [..., D]
+}
+
+function project(ctx: ForwardContext, layer: number, kind: ProjectionKind, x: Tensor): Tensor {
+  const path = names.projection(layer, kind);
+  const [outFeatures, inFeatures] = projectionShape(ctx.config, kind);
+  const bias = hasBias(ctx.config, kind) ? ctx.param(`${path}.bias`) : null;
+  const site = { path, layer, kind, inFeatures, outFeatures };
+  return x.builder.scope(path, () => ctx.linear(site, x, ctx.param(`${path}.weight`), bias));
+}
+
+function attention(ctx: ForwardContext, layer: number, x: Tensor, cos: Tensor, sin: Tensor, bias: Tensor): Tensor {
+  const { numAttentionHeads: h, numKeyValueHeads: hkv, headDim: d } = ctx.config;
+  const r = h / hkv;
+  const [b, t] = x.shape;
+  const q = project(ctx, layer, 'q_proj', x) // [B, T, H*D]
+    .reshape([b, t, hkv, r, d]) // [B, T, Hkv, R, D]
+    .transpose([0, 2, 3, 1, 4]); // [B, Hkv, R, T, D]
+  const k = project(ctx, layer, 'k_proj', x) // [B, T, Hkv*D]
+    .reshape([b, t, hkv, d]) // [B, T, Hkv, D]
+    .transpose([0, 2, 1, 3]) // [B, Hkv, T, D]
+    .unsqueeze(2); // [B, Hkv, 1, S, D]
+  const v = project(ctx, layer, 'v_proj', x).reshape([b, t, hkv, d]).transpose([0, 2, 1, 3]).unsqueeze(2); // [B, Hkv, 1, S, D]
+  const qRot = q.mul(cos).add(rotateHalf(q).mul(sin)); // [B, Hkv, R, T, D]
+  const kRot = k.mul(cos).add(rotateHalf(k).mul(sin)); // [B, Hkv, 1, S, D]
+  const scores = qRot.matmul(kRot, { transB: true }).mul(1 / Math.sqrt(d)).add(bias.unsqueeze(1)); // [B, Hkv, R, T, S]
+  const probs = scores.softmax(-1).named('attn_probs'); // [B, Hkv, R, T, S]
+  const out = probs
+    .matmul(v) // [B, Hkv, R, T, D]
+    .transpose([0, 3, 1, 2, 4]) // [B, T, Hkv, R, D]
+    .reshape([b, t, h * d]); // [B, T, H*D]
+  return project(ctx, layer, 'o_proj', out); // [B, T, C]
+}
+
+function mlp(ctx: ForwardContext, layer: number, x: Tensor): Tensor {
+  const gate = project(ctx, layer, 'gate_proj', x).silu(); // [B, T, F]
+  const up = project(ctx, layer, 'up_proj', x); // [B, T, F]
+  return project(ctx, layer, 'down_proj', gate.mul(up)); // [B, T, C]
+}
+
+/** Runs the decoder; returns the final hidden states [B, T, C] and logits [B, T, V]. */
+export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidden: Tensor; logits: Tensor } {
+  const { config, param } = ctx;
+  const b = inputs.inputIds.builder;
+  let x = param(names.embed).gather(inputs.inputIds, 0).named('embed'); // [B, T, C]
+
+  const { cos, sin } = b.scope('rope', () => {
+    const freqs = inputs.positionIds.cast(x.dtype).unsqueeze(-1).mul(ctx.invFreq); // [B, T, D/2]
+    const emb = concat([freqs, freqs], -1); // [B, T, D]
+    return { cos: emb.cos().unsqueeze([1, 2]), sin: emb.sin().unsqueeze([1, 2]) }; // [B, 1, 1, T, D]
+  });
+
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    const bias = config.layerTypes[i] === 'sliding' ? inputs.slidingBias! : inputs.attentionBias; // [B, 1, T, S]
+    x = b.scope(`model.layers.${i}`, () => {
+      const attn = attention(ctx, i, rmsNorm(x, param(names.inputNorm(i)), config.rmsNormEps), cos, sin, bias);
+      const h = x.add(attn); // [B, T, C]
+      return h.add(mlp(ctx, i, rmsNorm(h, param(names.postAttentionNorm(i)), config.rmsNormEps))); // [B, T, C]
+    });
+  }
+
+  const hidden = b.scope('model.norm', () => rmsNorm(x, param(names.finalNorm), config.rmsNormEps)); // [B, T, C]
+  const head = config.tieWordEmbeddings ? param(names.embed) : param(names.lmHead); // [V, C]
+  const logits = hidden.matmul(head, { transB: true }).named('logits'); // [B, T, V]
+  return { hidden, logits };
+}
+
+/** HF's causal-LM loss: logits[:, :-1] against labels[:, 1:], mean over labels that are not -100. */
+export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
+  const shifted = logits.slice(1, 0, -1); // [B, T-1, V]
+  const targets = labels.slice(1, 1); // [B, T-1]
+  return shifted.crossEntropy(targets, -100).named('loss'); // []
+}

@@ -1,0 +1,44 @@
+// Reads a checkpoint's tensors for a model config: every expected tensor must be present with its expected
+// shape (errors name the tensor and both shapes); F16/BF16/F64 are converted to float32 on load. Extra tensors
+// (e.g. an lm_head.weight next to tied embeddings, or rotary inv_freq buffers) are ignored, as transformers does.
+
+import { RoadsterError } from '../errors.ts';
+import type { ModelConfig } from '../io/config/index.ts';
+import { openCheckpoint } from '../io/safetensors/index.ts';
+import type { TensorSpec } from './llama/checkpoint-names.ts';
+
+export interface Weight {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** Validates and reads every tensor in `specs` from the checkpoint in `folder`. */
+export function loadWeights(folder: string, specs: readonly TensorSpec[], config: ModelConfig): Map<string, Weight> {
+  const reader = openCheckpoint(folder);
+  try {
+    const missing = specs.filter((s) => !reader.has(s.name)).map((s) => s.name);
+    if (missing.length > 0) {
+      const shown = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, ... (${missing.length} in all)` : '');
+      throw new RoadsterError(
+        'E_WEIGHTS',
+        `${reader.source}: missing tensors for a ${config.modelType} model with ${config.numHiddenLayers} layers: ${shown}. ` +
+          'Check that config.json belongs to these weights.',
+      );
+    }
+    for (const s of specs) {
+      const found = reader.info(s.name).shape;
+      if (found.length !== s.shape.length || found.some((d, i) => d !== s.shape[i])) {
+        throw new RoadsterError(
+          'E_WEIGHTS',
+          `${reader.fileOf(s.name)}: tensor "${s.name}" has shape [${found.join(', ')}] but config.json implies [${s.shape.join(', ')}]. ` +
+            'Check that config.json belongs to these weights.',
+        );
+      }
+    }
+    const weights = new Map<string, Weight>();
+    for (const s of specs) weights.set(s.name, { shape: s.shape, data: reader.readFloat32(s.name) });
+    return weights;
+  } finally {
+    reader.close();
+  }
+}

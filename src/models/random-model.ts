@@ -1,0 +1,50 @@
+// Writes a randomly initialised model as a Hugging Face folder (config.json + model.safetensors) for a given
+// config.json: the benchmark presets use it to get models with the exact shapes of real ones without any
+// download. Init follows transformers' `_init_weights` for the Llama family: N(0, initializer_range) for
+// embeddings and projections, ones for RMSNorm weights, zeros for biases.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseModelConfig } from '../io/config/index.ts';
+import { type FloatDtype, writeSafetensors } from '../io/safetensors/index.ts';
+import { expectedTensors } from './llama/checkpoint-names.ts';
+
+export interface RandomModelOptions {
+  readonly seed?: number;
+  /** Storage dtype of the weights (default BF16, as the real checkpoints). */
+  readonly dtype?: FloatDtype;
+}
+
+/** Seeded standard normals (mulberry32 + Box–Muller). */
+function normals(seed: number): () => number {
+  let state = seed >>> 0;
+  const uniform = () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** Writes config.json and model.safetensors with random weights into `folder`; returns the parameter count. */
+export function writeRandomModel(folder: string, configJson: Readonly<Record<string, unknown>>, options: RandomModelOptions = {}): number {
+  const config = parseModelConfig(configJson, 'preset config');
+  const std = typeof configJson.initializer_range === 'number' ? configJson.initializer_range : 0.02;
+  const dtype = options.dtype ?? 'BF16';
+  const next = normals(options.seed ?? 0);
+  mkdirSync(folder, { recursive: true });
+  let count = 0;
+  const tensors = expectedTensors(config).map((spec) => {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    count += n;
+    const data = new Float32Array(n);
+    if (spec.name.endsWith('norm.weight')) data.fill(1);
+    else if (!spec.name.endsWith('.bias')) for (let i = 0; i < n; i++) data[i] = next() * std;
+    return { name: spec.name, dtype, shape: spec.shape, data };
+  });
+  writeSafetensors(join(folder, 'model.safetensors'), tensors, { format: 'pt' });
+  const torchDtype = dtype === 'BF16' ? 'bfloat16' : dtype === 'F16' ? 'float16' : 'float32';
+  writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...configJson, torch_dtype: torchDtype }, null, 2) + '\n');
+  return count;
+}
