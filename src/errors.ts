@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_WEIGHTS' // checkpoint tensors missing or of the wrong shape
   | 'E_NOT_FOUND' // a file or Hub entry that does not exist (locally or in the cache)
   | 'E_TOKENIZER' // tokenizer files missing or malformed
+  | 'E_ADAPTER' // adapter config or files that do not fit (unknown variant, wrong shapes, NaN values)
   | 'E_USAGE'; // bad CLI flag or API argument
 
 /** Base class of every error roadster throws on purpose. */
