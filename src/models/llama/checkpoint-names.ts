@@ -2,7 +2,7 @@
 // layout), with the shape each tensor must have. The only place these names are written.
 
 import type { ModelConfig } from '../../io/config/index.ts';
-import type { ProjectionKind } from '../linear.ts';
+import type { LinearSite, ProjectionKind } from '../linear.ts';
 
 export interface TensorSpec {
   readonly name: string;
@@ -75,4 +75,16 @@ export function expectedTensors(config: ModelConfig): TensorSpec[] {
   specs.push({ name: names.finalNorm, shape: [c] });
   if (!config.tieWordEmbeddings) specs.push({ name: names.lmHead, shape: [v, c] });
   return specs;
+}
+
+/** Every projection of the decoder as a linear site, in layer order (the output head is not a site). */
+export function linearSites(config: ModelConfig): LinearSite[] {
+  const sites: LinearSite[] = [];
+  for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+    for (const kind of ALL_PROJECTIONS) {
+      const [outFeatures, inFeatures] = projectionShape(config, kind);
+      sites.push({ path: names.projection(layer, kind), layer, kind, inFeatures, outFeatures });
+    }
+  }
+  return sites;
 }

@@ -1,0 +1,81 @@
+// Traces adapters into a model graph through the linear seam: active adapters applied in sequence (PEFT's
+// semantics; their parameters are graph inputs so gradients reach them), or a mixed batch where every row
+// brings its own adapter as per-row inputs.
+
+import type { DType } from '../graph/dtype.ts';
+import type { GraphBuilder } from '../graph/tracer.ts';
+import { type LinearFn, type LinearSite, plainLinear } from '../models/linear.ts';
+import type { HostTensor } from '../runtime/host-tensor.ts';
+import type { AdapterEntry, MixedSite } from './kind.ts';
+import { type AdapterConfig, kindOf } from './kinds.ts';
+
+/** Graph input name of an adapter parameter: by slot (position in the active list), so names do not matter. */
+export function paramInputName(slot: number, path: string, param: string): string {
+  return `adapter${slot}:${path}.${param}`;
+}
+
+/** Graph input name of a mixed-batch per-row input. */
+export function mixedInputName(path: string, suffix: string): string {
+  return `mixed:${path}:${suffix}`;
+}
+
+/** A linear function applying `adapters` in order at every site they wrap. */
+export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readonly AdapterEntry<AdapterConfig>[]): LinearFn {
+  return (site, x, weight, bias) => {
+    let y = plainLinear(site, x, weight, bias);
+    adapters.forEach((a, slot) => {
+      const params = a.params.get(site.path);
+      if (!params) return;
+      const kind = kindOf(a.config);
+      const shapes = kind.paramShapes(a.config, site);
+      const inputs = Object.fromEntries(Object.keys(params).map((p) => [p, b.input(paramInputName(slot, site.path, p), dtype, shapes[p])]));
+      y = kind.apply(a.config, site, x, y, inputs, b);
+    });
+    return y;
+  };
+}
+
+/** Host feeds for the parameters of `adapters` (in slot order), converted to the graph dtype. */
+export function sequentialFeeds(
+  adapters: readonly AdapterEntry<AdapterConfig>[],
+  siteOf: (path: string) => LinearSite,
+  dtype: 'float32' | 'float64',
+): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  adapters.forEach((a, slot) => {
+    for (const [path, params] of a.params) {
+      const shapes = kindOf(a.config).paramShapes(a.config, siteOf(path));
+      for (const [param, data] of Object.entries(params)) {
+        feeds[paramInputName(slot, path, param)] = { dtype, shape: shapes[param], data: dtype === 'float64' ? Float64Array.from(data) : data };
+      }
+    }
+  });
+  return feeds;
+}
+
+/** Mixed batch plan: per site, the kinds' per-row applications. */
+export interface MixedPlan {
+  readonly sites: ReadonlyMap<string, MixedSite[]>;
+  readonly key: string;
+}
+
+/** A linear function that applies each row's adapter at every site of `plan`. */
+export function mixedLinear(b: GraphBuilder, plan: MixedPlan): LinearFn {
+  return (site, x, weight, bias) => {
+    let y = plainLinear(site, x, weight, bias);
+    for (const [k, m] of (plan.sites.get(site.path) ?? []).entries()) {
+      y = m.trace(x, y, (suffix, dtype, shape) => b.input(mixedInputName(site.path, `${k}.${suffix}`), dtype, shape));
+    }
+    return y;
+  };
+}
+
+export function mixedFeeds(plan: MixedPlan, dtype: 'float32' | 'float64'): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  for (const [path, list] of plan.sites) {
+    list.forEach((m, k) => {
+      for (const [suffix, t] of Object.entries(m.feeds(dtype))) feeds[mixedInputName(path, `${k}.${suffix}`)] = t;
+    });
+  }
+  return feeds;
+}

@@ -1,0 +1,70 @@
+// The one interface every adapter method implements (RoAd, LoRA). PeftModel, the PEFT file format and the
+// shared invariant tests only talk to this interface; each method's folder holds its config, math and graph.
+
+import type { DType } from '../graph/dtype.ts';
+import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
+import type { LinearSite } from '../models/linear.ts';
+import type { HostTensor } from '../runtime/host-tensor.ts';
+import type { TargetModules } from './target-modules.ts';
+
+/** PEFT's `peft_type` values roadster implements. */
+export type PeftType = 'ROAD';
+
+/** Fields every PEFT adapter config has. */
+export interface CommonAdapterConfig {
+  readonly targetModules: TargetModules;
+  readonly modulesToSave: readonly string[] | null;
+  readonly baseModelNameOrPath: string | null;
+  readonly revision: string | null;
+  readonly taskType: string;
+  readonly inferenceMode: boolean;
+}
+
+/** An adapter's parameters at one wrapped layer, by PEFT parameter name (e.g. "road_theta"). */
+export type SiteParams = Readonly<Record<string, Float32Array>>;
+
+/** One loaded adapter: its config and its parameters per wrapped layer (keyed by module path). */
+export interface AdapterEntry<C = unknown> {
+  readonly name: string;
+  readonly config: C;
+  readonly params: ReadonlyMap<string, SiteParams>;
+}
+
+/** A linear layer's weights as the merge functions see them. */
+export interface LayerWeights {
+  readonly weight: Float32Array; // [out, in]
+  readonly bias: Float32Array | null; // [out]
+}
+
+/** Traced mixed-batch application at one site: the rows' adapters arrive as per-row graph inputs. */
+export interface MixedSite {
+  /** Part of the graph's identity: adapters with equal keys share one compiled graph. */
+  readonly key: string;
+  /** Declares this site's inputs (through `input(suffix, dtype, shape)`) and returns y' [B, T, out]. */
+  trace(x: Tensor, y: Tensor, input: (suffix: string, dtype: DType, shape: readonly (number | string)[]) => Tensor): Tensor;
+  /** Host feeds for one batch, keyed by the same suffixes. */
+  feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor>;
+}
+
+/** What each adapter method provides. `C` is its config type. */
+export interface AdapterKind<C extends CommonAdapterConfig> {
+  readonly peftType: PeftType;
+  /** Parses the method's fields of adapter_config.json (common fields are parsed by the caller). */
+  parseConfig(json: Readonly<Record<string, unknown>>, common: CommonAdapterConfig, where: string): C;
+  /** The method's fields for adapter_config.json (merged with the common ones by the caller). */
+  configJson(config: C): Record<string, unknown>;
+  /** Throws E_ADAPTER (naming the module and sizes) when the adapter cannot wrap `site`. */
+  checkSite(config: C, site: LinearSite): void;
+  /** PEFT parameter names and shapes at a site. */
+  paramShapes(config: C, site: LinearSite): Record<string, readonly number[]>;
+  /** Initial parameters (PEFT's init for the config's init setting; `seed` for random inits). */
+  initParams(config: C, site: LinearSite, seed: number): Record<string, Float32Array>;
+  /** Traced: the layer output with this adapter applied. x [..., in], y [..., out] → [..., out]. */
+  apply(config: C, site: LinearSite, x: Tensor, y: Tensor, params: Readonly<Record<string, Tensor>>, b: GraphBuilder): Tensor;
+  /** Merged weights (new arrays): W', b' such that the plain layer equals the adapted one. */
+  merge(config: C, site: LinearSite, params: SiteParams, layer: LayerWeights): LayerWeights;
+  /** The inverse of `merge`. */
+  unmerge(config: C, site: LinearSite, params: SiteParams, layer: LayerWeights): LayerWeights;
+  /** Mixed batch at one site: `rows[i]` is row i's adapter (null: base output). */
+  mixed(site: LinearSite, rows: readonly (AdapterEntry<C> | null)[]): MixedSite;
+}

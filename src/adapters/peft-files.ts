@@ -1,0 +1,153 @@
+// PEFT's adapter folder format, both ways: adapter_config.json (sorted keys, PEFT's common fields plus the
+// method's) and adapter_model.safetensors with PEFT's keys `base_model.model.<module path>.<param>` (adapter
+// name stripped), F32, metadata {"format": "pt"}. Loading validates the adapter against the model: every
+// wrapped module must exist and fit, every tensor must be present, of the right shape, and finite.
+
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RoadsterError } from '../errors.ts';
+import { openSafetensors, writeFileAtomically, writeSafetensors } from '../io/safetensors/index.ts';
+import type { LinearSite } from '../models/linear.ts';
+import type { CommonAdapterConfig, SiteParams } from './kind.ts';
+import { type AdapterConfig, checkPeftType, kindOf, ADAPTER_KINDS } from './kinds.ts';
+import { parseTargetModules, selectSites, targetModulesToJson } from './target-modules.ts';
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+/** The PEFT release whose file format roadster writes. */
+export const PEFT_FORMAT_VERSION = '0.20.0';
+const KEY_PREFIX = 'base_model.model.';
+
+/** PEFT's state-dict key of a parameter, as saved (no adapter name). */
+export function savedKey(path: string, param: string): string {
+  return `${KEY_PREFIX}${path}.${param}`;
+}
+
+function stringOrNull(json: Readonly<Record<string, unknown>>, key: string, where: string): string | null {
+  const v = json[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw new RoadsterError('E_ADAPTER', `${where}: ${key} must be a string or null, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Parses adapter_config.json contents into a typed config. */
+export function parseAdapterConfig(json: unknown, where: string, defaultTargets?: readonly string[]): AdapterConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new RoadsterError('E_ADAPTER', `${where}: expected a JSON object`);
+  }
+  const obj = json as Record<string, unknown>;
+  const peftType = checkPeftType(obj.peft_type, where);
+  const modules = obj.modules_to_save;
+  if (modules !== undefined && modules !== null && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
+    throw new RoadsterError('E_ADAPTER', `${where}: modules_to_save must be a list of module names or null`);
+  }
+  const targets = obj.target_modules ?? defaultTargets;
+  if (targets === undefined || targets === null) {
+    throw new RoadsterError('E_ADAPTER', `${where}: target_modules is missing and this architecture has no default; list the modules to adapt`);
+  }
+  const common: CommonAdapterConfig = {
+    targetModules: parseTargetModules(targets, where),
+    modulesToSave: (modules as string[] | null | undefined) ?? null,
+    baseModelNameOrPath: stringOrNull(obj, 'base_model_name_or_path', where),
+    revision: stringOrNull(obj, 'revision', where),
+    taskType: stringOrNull(obj, 'task_type', where) ?? 'CAUSAL_LM',
+    inferenceMode: obj.inference_mode === undefined ? false : Boolean(obj.inference_mode),
+  };
+  return ADAPTER_KINDS[peftType].parseConfig(obj, common, where);
+}
+
+/** adapter_config.json contents for a config, with PEFT's keys in sorted order. */
+export function adapterConfigJson(config: AdapterConfig, options: { inferenceMode?: boolean } = {}): Record<string, unknown> {
+  const all: Record<string, unknown> = {
+    auto_mapping: null,
+    base_model_name_or_path: config.baseModelNameOrPath,
+    inference_mode: options.inferenceMode ?? true,
+    modules_to_save: config.modulesToSave,
+    peft_type: config.peftType,
+    peft_version: PEFT_FORMAT_VERSION,
+    revision: config.revision,
+    target_modules: targetModulesToJson(config.targetModules),
+    task_type: config.taskType,
+    ...kindOf(config).configJson(config),
+  };
+  return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
+}
+
+/** Writes adapter_config.json and adapter_model.safetensors into `dir`, each file atomically. */
+export function writeAdapterFolder(dir: string, config: AdapterConfig, params: ReadonlyMap<string, SiteParams>): void {
+  mkdirSync(dir, { recursive: true });
+  const tensors = [];
+  for (const [path, site] of params) {
+    for (const [param, data] of Object.entries(site)) {
+      tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: [data.length], data });
+    }
+  }
+  writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+  const text = JSON.stringify(adapterConfigJson(config), null, 2);
+  writeFileAtomically(join(dir, ADAPTER_CONFIG_FILE), [new TextEncoder().encode(text)]);
+}
+
+/** Reads adapter_config.json of a folder. */
+export function readAdapterConfig(dir: string, defaultTargets?: readonly string[]): AdapterConfig {
+  const file = join(dir, ADAPTER_CONFIG_FILE);
+  if (!existsSync(file)) {
+    throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: expected a PEFT adapter folder (adapter_config.json + ${ADAPTER_WEIGHTS_FILE})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RoadsterError('E_ADAPTER', `${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseAdapterConfig(json, file, defaultTargets);
+}
+
+/**
+ * Reads an adapter folder written by PEFT (or by roadster) for a model whose linear layers are `sites`:
+ * the config, and validated parameters for every wrapped layer.
+ */
+export function readAdapterFolder(dir: string, sites: readonly LinearSite[]): { config: AdapterConfig; params: Map<string, SiteParams> } {
+  const config = readAdapterConfig(dir);
+  const kind = kindOf(config);
+  const file = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(file)) throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: the adapter folder has a config but no weights`);
+  const chosen = selectSites(config.targetModules, sites, join(dir, ADAPTER_CONFIG_FILE));
+  const reader = openSafetensors(file);
+  try {
+    const used = new Set<string>();
+    const params = new Map<string, SiteParams>();
+    for (const site of chosen) {
+      kind.checkSite(config, site);
+      const entry: Record<string, Float32Array> = {};
+      for (const [param, shape] of Object.entries(kind.paramShapes(config, site))) {
+        const key = savedKey(site.path, param);
+        if (!reader.has(key)) {
+          throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}" for wrapped module ${site.path}; the adapter does not fit this model`);
+        }
+        const info = reader.info(key);
+        if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+          throw new RoadsterError(
+            'E_ADAPTER',
+            `${file}: tensor "${key}" has shape [${info.shape.join(', ')}] but module ${site.path} (out ${site.outFeatures}, in ${site.inFeatures}) needs [${shape.join(', ')}]; the adapter was trained for another model or config`,
+          );
+        }
+        const data = reader.readFloat32(key);
+        const bad = data.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new RoadsterError('E_ADAPTER', `${file}: tensor "${key}" holds ${data[bad]} at index ${bad}; the adapter is broken (non-finite values)`);
+        entry[param] = data;
+        used.add(key);
+      }
+      params.set(site.path, entry);
+    }
+    const extra = reader.tensorNames().filter((n) => !used.has(n));
+    if (extra.length > 0) {
+      throw new RoadsterError(
+        'E_ADAPTER',
+        `${file}: ${extra.length} tensor(s) match no wrapped module of this model (e.g. "${extra[0]}"); the adapter does not fit this model`,
+      );
+    }
+    return { config, params };
+  } finally {
+    reader.close();
+  }
+}

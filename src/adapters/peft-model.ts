@@ -1,0 +1,350 @@
+// PeftModel: a base CausalLM with named adapters, PEFT's API in camelCase (get_peft_model, from_pretrained,
+// load_adapter, set_adapter, disable_adapter, delete_adapter, save_pretrained, merge_adapter, unmerge_adapter,
+// merge_and_unload). Holds state (adapters, which are active or merged); graphs are rebuilt from that state
+// and cached; ONNX sessions are cached by the Runtime.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RoadsterError } from '../errors.ts';
+import { grad, gradName } from '../graph/autodiff.ts';
+import type { DType } from '../graph/dtype.ts';
+import type { Graph } from '../graph/ir.ts';
+import { GraphBuilder, type Tensor } from '../graph/tracer.ts';
+import { writeSafetensors } from '../io/safetensors/index.ts';
+import { type CausalLM, INPUT_NAMES } from '../models/causal-lm.ts';
+import type { LinearFn, LinearSite } from '../models/linear.ts';
+import { type TokenBatch, int64Tensor } from '../models/attention-inputs.ts';
+import type { Weight } from '../models/load-weights.ts';
+import type { HostTensor } from '../runtime/host-tensor.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { type MixedPlan, mixedFeeds, mixedLinear, paramInputName, sequentialFeeds, sequentialLinear } from './adapter-graph.ts';
+import type { AdapterEntry, SiteParams } from './kind.ts';
+import { type AdapterConfig, kindOf } from './kinds.ts';
+import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
+import { selectSites } from './target-modules.ts';
+
+/** PEFT's name for "no adapter" in mixed batches. */
+export const BASE_ADAPTER = '__base__';
+
+export interface PeftBatch extends TokenBatch {
+  /** [B][T] labels (-100 ignored) for the causal-LM loss. */
+  readonly labels?: readonly (readonly number[])[];
+  /** One adapter per row (`"__base__"` or null for none): PEFT's mixed-batch inference. */
+  readonly adapterNames?: readonly (string | null)[];
+}
+
+export interface PeftForwardResult {
+  readonly logits: HostTensor;
+  readonly loss?: number;
+}
+
+export interface RunOptions {
+  readonly dtype?: 'float32' | 'float64';
+}
+
+type Entry = AdapterEntry<AdapterConfig>;
+
+export class PeftModel {
+  private readonly adapters = new Map<string, Entry>();
+  private active: string[] = [];
+  private disabled = false;
+  private readonly mergedNames: string[] = [];
+  /** Weights changed by merging, by checkpoint name. */
+  private readonly overlay = new Map<string, Weight>();
+  private readonly graphs = new Map<string, Graph>();
+  private readonly sites: ReadonlyMap<string, LinearSite>;
+
+  /** Wraps `base`; graphs run on `runtime`. Add adapters with `addAdapter` / `loadAdapter`. */
+  constructor(
+    readonly base: CausalLM,
+    readonly runtime: Runtime,
+  ) {
+    this.sites = new Map(base.linearSites().map((s) => [s.path, s]));
+  }
+
+  /** PEFT's `get_peft_model`: a new adapter `adapterName` initialised from `config`, made active. */
+  static getPeftModel(base: CausalLM, runtime: Runtime, config: AdapterConfig, adapterName = 'default', seed = 0): PeftModel {
+    const model = new PeftModel(base, runtime);
+    model.addAdapter(adapterName, config, seed);
+    return model;
+  }
+
+  /** PEFT's `PeftModel.from_pretrained`: loads the adapter folder `dir` as `adapterName` and activates it. */
+  static fromPretrained(base: CausalLM, runtime: Runtime, dir: string, options: { adapterName?: string } = {}): PeftModel {
+    const model = new PeftModel(base, runtime);
+    model.loadAdapter(dir, options.adapterName ?? 'default');
+    return model;
+  }
+
+  /** Names of the loaded adapters. */
+  get adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+  /** Adapters applied (in order) by `forward` and trained by `lossAndGrads`. */
+  get activeAdapters(): string[] {
+    return [...this.active];
+  }
+  get mergedAdapters(): string[] {
+    return [...this.mergedNames];
+  }
+
+  adapter(name: string): Entry {
+    const a = this.adapters.get(name);
+    if (!a) throw new RoadsterError('E_USAGE', `no adapter named "${name}"; loaded: ${this.adapterNames.join(', ') || 'none'}`);
+    return a;
+  }
+
+  private register(name: string, config: AdapterConfig, params: Map<string, SiteParams>): void {
+    if (name === BASE_ADAPTER) throw new RoadsterError('E_USAGE', `"${BASE_ADAPTER}" is reserved for "no adapter" in mixed batches`);
+    if (this.adapters.has(name)) throw new RoadsterError('E_USAGE', `an adapter named "${name}" is already loaded; delete it first or pick another name`);
+    this.adapters.set(name, { name, config, params });
+    if (this.active.length === 0) this.active = [name];
+    this.graphs.clear();
+  }
+
+  /** Adds a freshly initialised adapter (PEFT's `add_adapter`). The first adapter becomes active. */
+  addAdapter(name: string, config: AdapterConfig, seed = 0): void {
+    const kind = kindOf(config);
+    const chosen = selectSites(config.targetModules, [...this.sites.values()], `adapter "${name}"`);
+    const params = new Map<string, SiteParams>();
+    chosen.forEach((site, i) => {
+      kind.checkSite(config, site);
+      params.set(site.path, kind.initParams(config, site, seed * 100003 + i));
+    });
+    this.register(name, config, params);
+  }
+
+  /** Loads a PEFT adapter folder as `name` (PEFT's `load_adapter`). */
+  loadAdapter(dir: string, name: string): void {
+    const { config, params } = readAdapterFolder(dir, [...this.sites.values()]);
+    this.register(name, config, params);
+  }
+
+  /** Makes `names` the active adapters, applied in this order (PEFT's `set_adapter`). */
+  setAdapter(names: string | readonly string[]): void {
+    const list = typeof names === 'string' ? [names] : [...names];
+    for (const n of list) this.adapter(n);
+    this.active = list;
+    this.disabled = false;
+    this.graphs.clear();
+  }
+
+  /** Runs the base model alone until `enableAdapters` (PEFT's `disable_adapter` context). */
+  disableAdapter(): void {
+    this.disabled = true;
+  }
+  enableAdapters(): void {
+    this.disabled = false;
+  }
+
+  /** Removes an adapter (PEFT's `delete_adapter`); merged adapters must be unmerged first. */
+  deleteAdapter(name: string): void {
+    this.adapter(name);
+    if (this.mergedNames.includes(name)) throw new RoadsterError('E_USAGE', `adapter "${name}" is merged; call unmergeAdapter() first`);
+    this.adapters.delete(name);
+    this.active = this.active.filter((n) => n !== name);
+    this.graphs.clear();
+  }
+
+  /** An adapter's parameters by module path (the arrays are live: the trainer updates them in place). */
+  parameters(name: string): ReadonlyMap<string, SiteParams> {
+    return this.adapter(name).params;
+  }
+
+  /** Trainable parameters of the active adapters and all parameters (base + adapters), as PEFT counts them. */
+  trainableParameters(): { trainable: number; total: number; percent: number } {
+    let trainable = 0;
+    for (const n of this.active) for (const p of this.adapter(n).params.values()) for (const a of Object.values(p)) trainable += a.length;
+    let base = 0;
+    for (const w of this.base.weights.values()) base += w.data.length;
+    const total = base + trainable;
+    return { trainable, total, percent: (100 * trainable) / total };
+  }
+
+  /** PEFT's `print_trainable_parameters` line (returned, not printed). */
+  printTrainableParameters(): string {
+    const { trainable, total, percent } = this.trainableParameters();
+    return `trainable params: ${trainable.toLocaleString('en-US')} || all params: ${total.toLocaleString('en-US')} || trainable%: ${percent.toFixed(4)}`;
+  }
+
+  /** Saves one adapter (default: the first active one) as a PEFT folder in `dir`. */
+  saveAdapter(dir: string, name = this.active[0]): void {
+    const a = this.adapter(name);
+    writeAdapterFolder(dir, a.config, a.params);
+  }
+
+  /** PEFT's `save_pretrained`: "default" (or the first adapter) in `dir`, every other adapter in `dir/<name>`. */
+  savePretrained(dir: string): void {
+    for (const name of this.adapters.keys()) this.saveAdapter(name === 'default' ? dir : join(dir, name), name);
+  }
+
+  // ---- forward, loss and gradients -------------------------------------------------------------------------
+
+  private unmergedActive(): Entry[] {
+    if (this.disabled) return [];
+    return this.active.filter((n) => !this.mergedNames.includes(n)).map((n) => this.adapter(n));
+  }
+
+  private param = (b: GraphBuilder, name: string, dtype: DType): Tensor => {
+    const w = this.overlay.get(name);
+    if (!w) return this.base.weightTensor(b, name, dtype);
+    return b.initializer(name, dtype === 'float64' ? Float64Array.from(w.data) : w.data, w.shape);
+  };
+
+  private graph(key: string, build: () => Graph): Graph {
+    let g = this.graphs.get(key);
+    if (!g) this.graphs.set(key, (g = build()));
+    return g;
+  }
+
+  private traced(dtype: 'float32' | 'float64', withLoss: boolean, linear: (b: GraphBuilder) => LinearFn): { b: GraphBuilder; outputs: Record<string, Tensor> } {
+    const b = new GraphBuilder();
+    const { logits, loss } = this.base.trace(b, { dtype, withLoss, linear: linear(b), param: this.param });
+    return { b, outputs: loss ? { logits, loss } : { logits } };
+  }
+
+  private structureKey(entries: readonly Entry[]): string {
+    return JSON.stringify(entries.map((e) => [adapterConfigJson(e.config), [...e.params.keys()]]));
+  }
+
+  private siteOf = (path: string): LinearSite => this.sites.get(path)!;
+
+  /** Runs the model: logits [B, T, V] and, with labels, the loss. Rows may name different adapters. */
+  async forward(batch: PeftBatch, options: RunOptions = {}): Promise<PeftForwardResult> {
+    const dtype = options.dtype ?? 'float32';
+    const withLoss = batch.labels !== undefined;
+    let graph: Graph;
+    let extra: Record<string, HostTensor>;
+    if (batch.adapterNames) {
+      const plan = this.mixedPlan(batch);
+      graph = this.graph(`mixed:${dtype}:${withLoss}:${plan.key}`, () => {
+        const { b, outputs } = this.traced(dtype, withLoss, (bb) => mixedLinear(bb, plan));
+        return b.build(outputs);
+      });
+      extra = mixedFeeds(plan, dtype);
+    } else {
+      const entries = this.unmergedActive();
+      graph = this.graph(`seq:${dtype}:${withLoss}:${this.structureKey(entries)}`, () => {
+        const { b, outputs } = this.traced(dtype, withLoss, (bb) => sequentialLinear(bb, dtype, entries));
+        return b.build(outputs);
+      });
+      extra = sequentialFeeds(entries, this.siteOf, dtype);
+    }
+    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
+    return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  /**
+   * The loss and the gradient of every parameter of the active adapters, keyed as PEFT names parameters
+   * (`base_model.model.<module>.<param>.<adapter>`), in one run.
+   */
+  async lossAndGrads(batch: PeftBatch, options: RunOptions = {}): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array> }> {
+    if (!batch.labels) throw new RoadsterError('E_USAGE', 'lossAndGrads needs labels');
+    if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'mixed-adapter batches are for inference; train one adapter (or one active set) at a time');
+    const entries = this.unmergedActive();
+    if (entries.length === 0) throw new RoadsterError('E_USAGE', 'no active, unmerged adapter to train');
+    const dtype = options.dtype ?? 'float32';
+    const wrt: [string, string][] = []; // [graph input, PEFT name]
+    entries.forEach((e, slot) => {
+      for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), `base_model.model.${path}.${p}.${e.name}`]);
+    });
+    const graph = this.graph(`grad:${dtype}:${this.structureKey(entries)}`, () => {
+      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries));
+      return grad(b.build({ loss: outputs.loss }), 'loss', wrt.map(([input]) => input));
+    });
+    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, sequentialFeeds(entries, this.siteOf, dtype)));
+    const grads = new Map<string, Float32Array | Float64Array>();
+    for (const [input, name] of wrt) grads.set(name, out[gradName(input)].data as Float32Array | Float64Array);
+    return { loss: Number(out.loss.data[0]), grads };
+  }
+
+  private feeds(batch: PeftBatch, dtype: 'float32' | 'float64', extra: Record<string, HostTensor>): Record<string, HostTensor> {
+    const feeds = { ...this.base.feeds(batch, dtype), ...extra };
+    if (batch.labels) feeds[INPUT_NAMES.labels] = int64Tensor(batch.labels);
+    return feeds;
+  }
+
+  private mixedPlan(batch: PeftBatch): MixedPlan {
+    const names = batch.adapterNames!;
+    if (names.length !== batch.inputIds.length) {
+      throw new RoadsterError('E_USAGE', `adapterNames has ${names.length} entries but the batch has ${batch.inputIds.length} rows`);
+    }
+    if (this.mergedNames.length > 0) throw new RoadsterError('E_USAGE', 'mixed-adapter batches need unmerged adapters; call unmergeAdapter() first');
+    const rows = names.map((n) => (n === null || n === BASE_ADAPTER ? null : this.adapter(n)));
+    const sites = new Map<string, import('./kind.ts').MixedSite[]>();
+    const keys: string[] = [];
+    for (const site of this.sites.values()) {
+      const kinds = [...new Set(rows.filter((r) => r?.params.has(site.path)).map((r) => r!.config.peftType))].sort();
+      if (kinds.length === 0) continue;
+      const list = kinds.map((t) => {
+        const ofKind = rows.map((r) => (r && r.config.peftType === t ? r : null));
+        return kindOf(ofKind.find((r) => r)!.config).mixed(site, ofKind);
+      });
+      sites.set(site.path, list);
+      keys.push(`${site.path}=${list.map((m) => m.key).join('+')}`);
+    }
+    return { sites, key: keys.join(';') };
+  }
+
+  // ---- merging ---------------------------------------------------------------------------------------------
+
+  private layerWeights(path: string): { weight: Weight; bias: Weight | null } {
+    const get = (name: string) => this.overlay.get(name) ?? this.base.weights.get(name) ?? null;
+    return { weight: get(`${path}.weight`)!, bias: get(`${path}.bias`) };
+  }
+
+  /** Folds the active adapters (or `names`) into the base weights (PEFT's `merge_adapter`). */
+  mergeAdapter(names: readonly string[] = this.active, options: { safeMerge?: boolean } = {}): void {
+    for (const name of names) {
+      if (this.mergedNames.includes(name)) continue;
+      const a = this.adapter(name);
+      const kind = kindOf(a.config);
+      const updates = new Map<string, Weight>();
+      for (const [path, params] of a.params) {
+        const { weight, bias } = this.layerWeights(path);
+        const merged = kind.merge(a.config, this.siteOf(path), params, { weight: weight.data, bias: bias?.data ?? null });
+        if (options.safeMerge && (!merged.weight.every(Number.isFinite) || (merged.bias && !merged.bias.every(Number.isFinite)))) {
+          throw new RoadsterError('E_ADAPTER', `merging adapter "${name}" into ${path} gives non-finite weights; the adapter seems to be broken`);
+        }
+        updates.set(`${path}.weight`, { shape: weight.shape, data: merged.weight });
+        if (bias && merged.bias) updates.set(`${path}.bias`, { shape: bias.shape, data: merged.bias });
+      }
+      for (const [k, v] of updates) this.overlay.set(k, v);
+      this.mergedNames.push(name);
+    }
+    this.graphs.clear();
+  }
+
+  /** Undoes every merge, last merged first (PEFT's `unmerge_adapter`). */
+  unmergeAdapter(): void {
+    while (this.mergedNames.length > 0) {
+      const a = this.adapter(this.mergedNames.pop()!);
+      const kind = kindOf(a.config);
+      for (const [path, params] of a.params) {
+        const { weight, bias } = this.layerWeights(path);
+        const restored = kind.unmerge(a.config, this.siteOf(path), params, { weight: weight.data, bias: bias?.data ?? null });
+        this.overlay.set(`${path}.weight`, { shape: weight.shape, data: restored.weight });
+        if (bias && restored.bias) this.overlay.set(`${path}.bias`, { shape: bias.shape, data: restored.bias });
+      }
+    }
+    this.overlay.clear();
+    this.graphs.clear();
+  }
+
+  /** The base model with the active adapters merged in, as a plain CausalLM (PEFT's `merge_and_unload`). */
+  mergeAndUnload(options: { safeMerge?: boolean } = {}): CausalLM {
+    this.mergeAdapter(this.active, options);
+    return this.base.withWeights(this.overlay);
+  }
+
+  /** Writes the merged model as a Hugging Face folder (config.json, generation_config.json, model.safetensors). */
+  saveMergedModel(dir: string, options: { safeMerge?: boolean } = {}): void {
+    const merged = this.mergeAndUnload(options);
+    if (merged.rawFiles.config === undefined) throw new RoadsterError('E_USAGE', 'the base model was not loaded from a folder; its config.json is unknown');
+    mkdirSync(dir, { recursive: true });
+    const tensors = [...merged.weights].map(([name, w]) => ({ name, dtype: 'F32' as const, shape: w.shape, data: w.data }));
+    writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(merged.rawFiles.config, null, 2) + '\n');
+    if (merged.rawFiles.generationConfig !== undefined) writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(merged.rawFiles.generationConfig, null, 2) + '\n');
+  }
+}

@@ -1,0 +1,100 @@
+// RoAd as an AdapterKind: parameters per wrapped layer, the traced output rotation, merge/unmerge, and mixed
+// batches where each row brings its own c and s (one element-wise multiply per row, whatever the adapters).
+
+import { RoadsterError } from '../../errors.ts';
+import type { Tensor } from '../../graph/tracer.ts';
+import type { LinearSite } from '../../models/linear.ts';
+import type { HostTensor } from '../../runtime/host-tensor.ts';
+import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite } from '../kind.ts';
+import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
+import { applyRoadTraced, roadColumnsTraced, rotateGroups } from './graph.ts';
+import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';
+
+/** Seeded standard normals for PEFT's non-identity init. */
+function normals(seed: number): () => number {
+  let state = seed >>> 0;
+  const u = () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+function columns(config: RoadConfig, params: Readonly<Record<string, Float32Array>>) {
+  return roadColumns(config.variant, config.groupSize, params.road_theta, params.road_alpha);
+}
+
+function transformLayer(config: RoadConfig, site: LinearSite, params: Readonly<Record<string, Float32Array>>, layer: LayerWeights, inverse: boolean): LayerWeights {
+  const { c, s } = columns(config, params);
+  const w = Float64Array.from(layer.weight);
+  const b = layer.bias ? Float64Array.from(layer.bias) : null;
+  const step = inverse ? (a: Float64Array, n: number) => unmergeRows(a, n, config.groupSize, c, s, site.path) : (a: Float64Array, n: number) => mergeRows(a, n, config.groupSize, c, s);
+  step(w, site.inFeatures);
+  if (b) step(b, 1);
+  return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : null };
+}
+
+function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | null)[]): MixedSite {
+  const d = site.outFeatures;
+  const present = rows.map((r) => (r && r.params.has(site.path) ? r : null));
+  const groups = [...new Set(present.filter((r) => r !== null).map((r) => r!.config.groupSize))].sort((a, b) => a - b);
+  return {
+    key: `road:${groups.join(',')}`,
+    trace(_x: Tensor, y: Tensor, input) {
+      const c = input('c', y.dtype, ['B', d]).unsqueeze(1); // [B, 1, d]
+      let out = y.mul(c); // [B, T, d]
+      for (const g of groups) out = out.add(rotateGroups(y, g).mul(input(`s${g}`, y.dtype, ['B', d]).unsqueeze(1))); // [B, T, d]
+      return out;
+    },
+    feeds(dtype) {
+      const make = () => (dtype === 'float64' ? new Float64Array(rows.length * d) : new Float32Array(rows.length * d));
+      const c = make().fill(1);
+      const s = new Map(groups.map((g) => [g, make()]));
+      present.forEach((r, i) => {
+        if (!r) return;
+        const cols = columns(r.config, r.params.get(site.path)!);
+        c.set(cols.c, i * d);
+        s.get(r.config.groupSize)!.set(cols.s, i * d);
+      });
+      const feeds: Record<string, HostTensor> = { c: { dtype, shape: [rows.length, d], data: c } };
+      for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [rows.length, d], data };
+      return feeds;
+    },
+  };
+}
+
+export const ROAD_KIND: AdapterKind<RoadConfig> = {
+  peftType: 'ROAD',
+  parseConfig: parseRoadFields,
+  configJson: roadFieldsJson,
+  checkSite(config, site) {
+    if (site.outFeatures % config.groupSize !== 0) {
+      throw new RoadsterError(
+        'E_ADAPTER',
+        `${site.path}: RoAd group_size ${config.groupSize} does not divide out_features ${site.outFeatures}; choose a group size that divides it`,
+      );
+    }
+  },
+  paramShapes(config, site) {
+    const n = roadParamSize(config.variant, site.outFeatures);
+    return { road_theta: [n], road_alpha: [n] };
+  },
+  initParams(config, site, seed) {
+    const n = roadParamSize(config.variant, site.outFeatures);
+    if (config.initWeights) return { road_theta: new Float32Array(n), road_alpha: new Float32Array(n).fill(1) };
+    const next = normals(seed);
+    return {
+      road_theta: Float32Array.from({ length: n }, () => 0.5 * next()),
+      road_alpha: Float32Array.from({ length: n }, () => 1 + 0.5 * next()),
+    };
+  },
+  apply(config, site, _x, y, params) {
+    const { c, s } = roadColumnsTraced(config.variant, config.groupSize, site.outFeatures, params.road_theta, params.road_alpha); // [d]
+    return applyRoadTraced(y, c, s, config.groupSize); // [..., d]
+  },
+  merge: (config, site, params, layer) => transformLayer(config, site, params, layer, false),
+  unmerge: (config, site, params, layer) => transformLayer(config, site, params, layer, true),
+  mixed: mixedSite,
+};
