@@ -1,0 +1,58 @@
+// `roadster merge`: folds a PEFT adapter (RoAd or LoRA) into its base model's weights and writes a plain
+// Hugging Face model folder (PEFT's merge_and_unload + save_pretrained). The folder is written under a
+// temporary name and renamed when complete, so an interrupted merge never leaves a half-written model.
+
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { PeftModel } from '../../adapters/peft-model.ts';
+import { hubOptionsFromEnv } from '../../io/hub/index.ts';
+import { AutoModelForCausalLM } from '../../models/auto.ts';
+import { Runtime } from '../../runtime/index.ts';
+import { type CliIo, printJson, usageError } from '../io.ts';
+
+interface MergeOptions {
+  readonly model: string;
+  readonly adapter: string;
+  readonly out: string;
+  readonly safeMerge?: boolean;
+  readonly force?: boolean;
+  readonly offline?: boolean;
+  readonly json?: boolean;
+}
+
+async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
+  if (existsSync(opts.out) && readdirSync(opts.out).length > 0 && !opts.force) {
+    throw usageError(`--out ${opts.out} exists and is not empty; choose another folder or pass --force to replace it.`);
+  }
+  const hub = hubOptionsFromEnv(io.env);
+  const base = await AutoModelForCausalLM.fromPretrained(opts.model, { ...hub, offline: opts.offline === true || hub.offline === true });
+  const runtime = new Runtime({ threads: availableParallelism() });
+  try {
+    const peft = PeftModel.fromPretrained(base, runtime, opts.adapter);
+    const staging = `${opts.out}.tmp-${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    peft.saveMergedModel(staging, { safeMerge: opts.safeMerge === true });
+    rmSync(opts.out, { recursive: true, force: true });
+    renameSync(staging, opts.out);
+    const summary = { model: opts.model, adapter: opts.adapter, out: opts.out, mergedModules: peft.parameters('default').size };
+    if (opts.json) printJson(io, summary);
+    else io.stdout.write(`merged ${summary.mergedModules} modules of ${opts.adapter} into ${opts.model}; wrote ${opts.out}\n`);
+  } finally {
+    await runtime.release();
+  }
+}
+
+export function registerMerge(program: Command, io: CliIo): void {
+  program
+    .command('merge')
+    .description('merge a PEFT adapter (RoAd or LoRA) into its base model and save a plain model folder')
+    .requiredOption('--model <idOrDir>', 'base model folder, or Hub repo id (through the Hugging Face cache)')
+    .requiredOption('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
+    .requiredOption('--out <dir>', 'folder to write the merged model to')
+    .option('--safe-merge', 'refuse to write weights that are not finite')
+    .option('--force', 'replace --out if it exists')
+    .option('--offline', 'use only local folders and the cache')
+    .option('--json', 'print a JSON summary')
+    .action((opts: MergeOptions) => merge(opts, io));
+}
