@@ -8,7 +8,7 @@ import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { TargetModules } from './target-modules.ts';
 
 /** PEFT's `peft_type` values roadster implements. */
-export type PeftType = 'ROAD';
+export type PeftType = 'ROAD' | 'LORA';
 
 /** Fields every PEFT adapter config has. */
 export interface CommonAdapterConfig {

@@ -3,12 +3,15 @@
 
 import { RoadsterError } from '../errors.ts';
 import type { AdapterKind, PeftType } from './kind.ts';
+import type { LoraConfig } from './lora/config.ts';
+import { LORA_KIND } from './lora/kind.ts';
 import type { RoadConfig } from './road/config.ts';
 import { ROAD_KIND } from './road/kind.ts';
 
 /** The config of each PEFT type. */
 export interface ConfigOf {
   ROAD: RoadConfig;
+  LORA: LoraConfig;
 }
 
 /** Any adapter config (a union discriminated by `peftType`). */
@@ -16,6 +19,7 @@ export type AdapterConfig = ConfigOf[PeftType];
 
 export const ADAPTER_KINDS: { readonly [T in PeftType]: AdapterKind<ConfigOf[T]> } = {
   ROAD: ROAD_KIND,
+  LORA: LORA_KIND,
 };
 
 export const PEFT_TYPES = Object.keys(ADAPTER_KINDS) as PeftType[];

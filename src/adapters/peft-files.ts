@@ -74,12 +74,18 @@ export function adapterConfigJson(config: AdapterConfig, options: { inferenceMod
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors into `dir`, each file atomically. */
-export function writeAdapterFolder(dir: string, config: AdapterConfig, params: ReadonlyMap<string, SiteParams>): void {
+export function writeAdapterFolder(
+  dir: string,
+  config: AdapterConfig,
+  params: ReadonlyMap<string, SiteParams>,
+  siteOf: (path: string) => LinearSite,
+): void {
   mkdirSync(dir, { recursive: true });
   const tensors = [];
   for (const [path, site] of params) {
+    const shapes = kindOf(config).paramShapes(config, siteOf(path));
     for (const [param, data] of Object.entries(site)) {
-      tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: [data.length], data });
+      tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: shapes[param], data });
     }
   }
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });

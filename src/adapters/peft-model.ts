@@ -23,6 +23,15 @@ import { type AdapterConfig, kindOf } from './kinds.ts';
 import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
 import { selectSites } from './target-modules.ts';
 
+/**
+ * PEFT's `named_parameters()` name of an adapter parameter: the adapter name goes after the parameter's first
+ * component (`road_theta.default`, `lora_A.default.weight`).
+ */
+export function peftParameterName(path: string, param: string, adapter: string): string {
+  const [head, ...rest] = param.split('.');
+  return ['base_model.model', path, head, adapter, ...rest].join('.');
+}
+
 /** PEFT's name for "no adapter" in mixed batches. */
 export const BASE_ADAPTER = '__base__';
 
@@ -170,7 +179,7 @@ export class PeftModel {
   /** Saves one adapter (default: the first active one) as a PEFT folder in `dir`. */
   saveAdapter(dir: string, name = this.active[0]): void {
     const a = this.adapter(name);
-    writeAdapterFolder(dir, a.config, a.params);
+    writeAdapterFolder(dir, a.config, a.params, this.siteOf);
   }
 
   /** PEFT's `save_pretrained`: "default" (or the first adapter) in `dir`, every other adapter in `dir/<name>`. */
@@ -246,7 +255,10 @@ export class PeftModel {
     const dtype = options.dtype ?? 'float32';
     const wrt: [string, string][] = []; // [graph input, PEFT name]
     entries.forEach((e, slot) => {
-      for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), `base_model.model.${path}.${p}.${e.name}`]);
+      if (e.config.peftType === 'LORA' && e.config.loraDropout > 0) {
+        throw new RoadsterError('E_USAGE', `adapter "${e.name}" has lora_dropout ${e.config.loraDropout}; training with dropout is not supported yet, set it to 0`);
+      }
+      for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), peftParameterName(path, p, e.name)]);
     });
     const graph = this.graph(`grad:${dtype}:${this.structureKey(entries)}`, () => {
       const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries));
@@ -315,7 +327,10 @@ export class PeftModel {
     this.graphs.clear();
   }
 
-  /** Undoes every merge, last merged first (PEFT's `unmerge_adapter`). */
+  /**
+   * Undoes every merge, last merged first, through each method's inverse (PEFT's `unmerge_adapter`; for RoAd
+   * the closed-form 2×2 inverse). Like PEFT, the restored weights equal the originals up to round-off.
+   */
   unmergeAdapter(): void {
     while (this.mergedNames.length > 0) {
       const a = this.adapter(this.mergedNames.pop()!);
@@ -327,7 +342,6 @@ export class PeftModel {
         if (bias && restored.bias) this.overlay.set(`${path}.bias`, { shape: bias.shape, data: restored.bias });
       }
     }
-    this.overlay.clear();
     this.graphs.clear();
   }
 

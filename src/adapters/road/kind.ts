@@ -6,21 +6,10 @@ import type { Tensor } from '../../graph/tracer.ts';
 import type { LinearSite } from '../../models/linear.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite } from '../kind.ts';
+import { seededNormals } from '../seeded-random.ts';
 import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
 import { applyRoadTraced, roadColumnsTraced, rotateGroups } from './graph.ts';
 import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';
-
-/** Seeded standard normals for PEFT's non-identity init. */
-function normals(seed: number): () => number {
-  let state = seed >>> 0;
-  const u = () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-}
 
 function columns(config: RoadConfig, params: Readonly<Record<string, Float32Array>>) {
   return roadColumns(config.variant, config.groupSize, params.road_theta, params.road_alpha);
@@ -84,7 +73,7 @@ export const ROAD_KIND: AdapterKind<RoadConfig> = {
   initParams(config, site, seed) {
     const n = roadParamSize(config.variant, site.outFeatures);
     if (config.initWeights) return { road_theta: new Float32Array(n), road_alpha: new Float32Array(n).fill(1) };
-    const next = normals(seed);
+    const next = seededNormals(seed);
     return {
       road_theta: Float32Array.from({ length: n }, () => 0.5 * next()),
       road_alpha: Float32Array.from({ length: n }, () => 1 + 0.5 * next()),

@@ -1,0 +1,18 @@
+// Seeded random numbers for adapter initialisation (mulberry32 and Box–Muller), so a seed reproduces an init.
+
+/** Uniforms in [0, 1). */
+export function seededUniforms(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normals. */
+export function seededNormals(seed: number): () => number {
+  const u = seededUniforms(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
