@@ -297,7 +297,9 @@ export const SHAPE_RULES: { [O in Op]: ShapeRule<O> } = {
     arity(inputs, 2);
     const [indices, updates] = inputs;
     if (indices.dtype !== 'int64') fail(`indices must be int64, got ${indices.dtype}`);
+    if (!isFloat(updates.dtype)) fail(`updates must be float32 or float64, got ${updates.dtype}`);
     const k = indices.shape.length;
+    checkAxis(p.axis, updates.shape.length - k + 1);
     if (updates.shape.length < p.axis + k) fail(`updates ${formatShape(updates.shape)} too small for axis ${p.axis}`);
     const mid = updates.shape.slice(p.axis, p.axis + k);
     if (!mid.every((d, i) => dimEqual(d, indices.shape[i]))) {

@@ -319,7 +319,7 @@ export class Tensor {
   }
   /** Zero padding along one axis. */
   pad(axis: number, before: Dim, after: Dim): Tensor {
-    return this.builder.apply(Op.Pad, { axis: normAxis(axis, this.rank, 'pad'), before, after }, [this])[0];
+    return this.builder.apply(Op.Pad, { axis: normAxis(axis, this.rank, 'pad'), before: canonicalDim(before), after: canonicalDim(after) }, [this])[0];
   }
   split(axis: number, sizes: readonly Dim[]): Tensor[] {
     return this.builder.apply(Op.Split, { axis: normAxis(axis, this.rank, 'split'), sizes: sizes.map(canonicalDim) }, [this]);
@@ -358,5 +358,6 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
 
 /** Scatter-add: the transpose of gather along `axis` into an axis of `size`. */
 export function scatterAdd(indices: Tensor, updates: Tensor, axis: number, size: Dim): Tensor {
-  return updates.builder.apply(Op.ScatterAdd, { axis, size: canonicalDim(size) }, [indices, updates])[0];
+  const a = normAxis(axis, updates.rank - indices.rank + 1, 'scatterAdd');
+  return updates.builder.apply(Op.ScatterAdd, { axis: a, size: canonicalDim(size) }, [indices, updates])[0];
 }

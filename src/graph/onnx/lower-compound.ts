@@ -1,0 +1,193 @@
+// Multi-node lowerings used by the rule table in lower-rules.ts: symbolic dimensions computed at run time,
+// ScatterAdd through ScatterND, CrossEntropy through SoftmaxCrossEntropyLoss, and decompositions for types
+// that ONNX Runtime's CPU provider has no kernel for (float64 Erf; bool Where and ordered comparisons).
+// Together with lower-rules.ts this is the only place ONNX op-type strings appear.
+
+import { type Dim, type Shape, dimProduct, dimTerms, isStaticShape } from '../dim.ts';
+import type { DType } from '../dtype.ts';
+import { Op, type OpParams } from '../ops.ts';
+import type { LowerContext } from './context.ts';
+import { onnxElemType } from './proto.ts';
+
+/** A symbol's value, int64 [1]: Shape(input, start=axis, end=axis+1), read once per graph. */
+function symbolValue(ctx: LowerContext, symbol: string): string {
+  return ctx.cached(`dim(${symbol})`, () => {
+    const { input, axis } = ctx.symbol(symbol);
+    return ctx.emit('Shape', [input], { start: axis, end: axis + 1 })[0];
+  });
+}
+
+/** A product of symbols ("B*T"), int64 [1], built left to right from cached prefixes. */
+function monomialValue(ctx: LowerContext, symbols: readonly string[]): string {
+  if (symbols.length === 1) return symbolValue(ctx, symbols[0]);
+  return ctx.cached(`dim(${symbols.join('*')})`, () =>
+    ctx.emit('Mul', [monomialValue(ctx, symbols.slice(0, -1)), symbolValue(ctx, symbols.at(-1)!)])[0],
+  );
+}
+
+/** A dimension as an int64 [1] tensor: a constant, or Σ coeff·monomial computed once per graph. */
+export function dimValue(ctx: LowerContext, d: Dim): string {
+  if (typeof d === 'number') return ctx.constInt64([d]);
+  return ctx.cached(`dim(${d})`, () => {
+    let acc: string | undefined;
+    let constant = 0;
+    for (const [coeff, symbols] of dimTerms(d)) {
+      if (symbols.length === 0) {
+        constant += coeff;
+        continue;
+      }
+      const mono = monomialValue(ctx, symbols);
+      const term = coeff === 1 ? mono : ctx.emit('Mul', [mono, ctx.constInt64([coeff])])[0];
+      acc = acc === undefined ? term : ctx.emit('Add', [acc, term])[0];
+    }
+    return constant === 0 ? acc! : ctx.emit('Add', [acc!, ctx.constInt64([constant])])[0];
+  });
+}
+
+/** A list of dimensions (a shape, pads, split sizes) as an int64 [n] tensor; runs of static dims share one constant. */
+export function dimsValue(ctx: LowerContext, dims: Shape): string {
+  if (isStaticShape(dims)) return ctx.constInt64(dims);
+  return ctx.cached(`dims[${dims.join(',')}]`, () => {
+    const parts: string[] = [];
+    let run: number[] = [];
+    for (const d of dims) {
+      if (typeof d === 'number') {
+        run.push(d);
+        continue;
+      }
+      if (run.length > 0) parts.push(ctx.constInt64(run));
+      run = [];
+      parts.push(dimValue(ctx, d));
+    }
+    if (run.length > 0) parts.push(ctx.constInt64(run));
+    return ctx.emit('Concat', parts, { axis: 0 })[0];
+  });
+}
+
+/** Swaps the last two axes of a value of the given rank. */
+export function transposeLast2(ctx: LowerContext, x: string, rank: number): string {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return ctx.emit('Transpose', [x], { perm })[0];
+}
+
+/**
+ * ScatterAdd(indices I, updates [pre, I, post]) along `axis` into [pre, size, post]: move the index axes of the
+ * updates to the front, ScatterND(zeros [size, pre, post], indices[..., None], updates, reduction=add), move
+ * the scattered axis back to `axis`.
+ */
+export function scatterAdd(ctx: LowerContext, p: OpParams[Op.ScatterAdd]): void {
+  const [indices, updates] = ctx.inputs;
+  const k = ctx.inType(0).shape.length;
+  const ru = ctx.inType(1).shape.length;
+  const out = ctx.outType();
+  const a = p.axis;
+  const range = (lo: number, hi: number) => Array.from({ length: hi - lo }, (_, i) => lo + i);
+  const toFront = [...range(a, a + k), ...range(0, a), ...range(a + k, ru)];
+  const front = a === 0 ? updates : ctx.emit('Transpose', [updates], { perm: toFront })[0];
+  const zerosShape = [out.shape[a], ...out.shape.slice(0, a), ...out.shape.slice(a + 1)];
+  const zeros = ctx.emit('ConstantOfShape', [dimsValue(ctx, zerosShape)], { value: { tensor: ctx.scalarTensor(out.dtype, 0) } })[0];
+  const idx = ctx.emit('Unsqueeze', [indices, ctx.constInt64([k])])[0];
+  if (a === 0) {
+    ctx.emit('ScatterND', [zeros, idx, front], { reduction: 'add' }, ctx.outputs);
+    return;
+  }
+  const scattered = ctx.emit('ScatterND', [zeros, idx, front], { reduction: 'add' })[0];
+  const ro = out.shape.length;
+  ctx.emit('Transpose', [scattered], { perm: [...range(1, a + 1), 0, ...range(a + 1, ro)] }, ctx.outputs);
+}
+
+/**
+ * CrossEntropy(logits [..., V], labels [...]): flatten to [N, V] and [N], then SoftmaxCrossEntropyLoss with
+ * reduction "mean", which divides by the number of labels that are not `ignoreIndex` (PyTorch's convention).
+ */
+export function crossEntropy(ctx: LowerContext, p: OpParams[Op.CrossEntropy]): void {
+  let [logits, labels] = ctx.inputs;
+  const shape = ctx.inType(0).shape;
+  if (shape.length !== 2) {
+    const n = dimProduct(shape.slice(0, -1));
+    logits = ctx.emit('Reshape', [logits, dimsValue(ctx, [n, shape.at(-1)!])], { allowzero: 1 })[0];
+    labels = ctx.emit('Reshape', [labels, dimsValue(ctx, [n])], { allowzero: 1 })[0];
+  }
+  ctx.emit('SoftmaxCrossEntropyLoss', [logits, labels], { reduction: 'mean', ignore_index: p.ignoreIndex }, ctx.outputs);
+}
+
+/**
+ * erf series coefficients in w = x²/36: d_n = 36^n · 2^n / (1·3·…·(2n+1)), enough terms for float64 at |x| = 6.
+ * Scaling keeps every coefficient in [1e-3, 1e15]: ORT's basic optimizer drops `y + c` when c casts to float32
+ * zero, which unscaled coefficients below 1e-45 would.
+ */
+const ERF_CLAMP = 6;
+const ERF_COEFFS: readonly number[] = (() => {
+  const z = ERF_CLAMP * ERF_CLAMP;
+  const coeffs = [1];
+  let sum = 1;
+  for (let n = 1; !(n > z && coeffs[n - 1] < 1e-17 * sum); n++) {
+    coeffs.push((coeffs[n - 1] * 2 * z) / (2 * n + 1));
+    sum += coeffs[n];
+  }
+  return coeffs;
+})();
+
+/**
+ * float64 erf, which ORT's CPU provider lacks: erf(x) = 2/√π · x · e^(-x²) · Σ d_n (x²/36)^n (all terms positive, so
+ * no cancellation; error about 1e-15), with x clamped to ±6 where erf is ±1 in float64 and the result to [-1, 1].
+ */
+export function erfFloat64(ctx: LowerContext): void {
+  const [x] = ctx.inputs;
+  const dt: DType = 'float64';
+  const c = clamp(ctx, x, ctx.constScalar(dt, -ERF_CLAMP), ctx.constScalar(dt, ERF_CLAMP));
+  const z = ctx.emit('Mul', [c, c])[0];
+  const w = ctx.emit('Div', [z, ctx.constScalar(dt, ERF_CLAMP * ERF_CLAMP)])[0];
+  let acc = ctx.constScalar(dt, ERF_COEFFS.at(-1)!);
+  for (let n = ERF_COEFFS.length - 2; n >= 0; n--) {
+    acc = ctx.emit('Add', [ctx.emit('Mul', [acc, w])[0], ctx.constScalar(dt, ERF_COEFFS[n])])[0];
+  }
+  const gauss = ctx.emit('Exp', [ctx.emit('Neg', [z])[0]])[0];
+  const scaled = ctx.emit('Mul', [c, ctx.constScalar(dt, 2 / Math.sqrt(Math.PI))])[0];
+  const y = ctx.emit('Mul', [ctx.emit('Mul', [scaled, gauss])[0], acc])[0];
+  clamp(ctx, y, ctx.constScalar(dt, -1), ctx.constScalar(dt, 1), ctx.outputs); // rounding reaches 1 + 4e-16
+}
+
+/** min(max(x, lo), hi) through Where, which (unlike Min/Max) keeps NaN. */
+function clamp(ctx: LowerContext, x: string, lo: string, hi: string, outputs: readonly string[] | number = 1): string {
+  const low = ctx.emit('Where', [ctx.emit('Less', [x, lo])[0], lo, x])[0];
+  return ctx.emit('Where', [ctx.emit('Greater', [low, hi])[0], hi, low], {}, outputs)[0];
+}
+
+/** Ordered comparisons of bool values (false < true), which ONNX types do not allow: written as logic. */
+export function boolCompare(ctx: LowerContext, op: Op.Less | Op.LessEqual | Op.Greater | Op.GreaterEqual): void {
+  const [a, b] = ctx.inputs;
+  switch (op) {
+    case Op.Less: // a < b ⇔ ¬a ∧ b
+      ctx.emit('And', [ctx.emit('Not', [a])[0], b], {}, ctx.outputs);
+      return;
+    case Op.LessEqual: // a ≤ b ⇔ ¬a ∨ b
+      ctx.emit('Or', [ctx.emit('Not', [a])[0], b], {}, ctx.outputs);
+      return;
+    case Op.Greater: // a > b ⇔ a ∧ ¬b
+      ctx.emit('And', [a, ctx.emit('Not', [b])[0]], {}, ctx.outputs);
+      return;
+    case Op.GreaterEqual: // a ≥ b ⇔ a ∨ ¬b
+      ctx.emit('Or', [a, ctx.emit('Not', [b])[0]], {}, ctx.outputs);
+      return;
+  }
+}
+
+/** Where on bool branches (no ORT kernel): (c ∧ a) ∨ (¬c ∧ b). */
+export function boolWhere(ctx: LowerContext): void {
+  const [c, a, b] = ctx.inputs;
+  const left = ctx.emit('And', [c, a])[0];
+  const right = ctx.emit('And', [ctx.emit('Not', [c])[0], b])[0];
+  ctx.emit('Or', [left, right], {}, ctx.outputs);
+}
+
+/** ONNX `to` attribute of a Cast. */
+export function castTo(dtype: DType): number {
+  return onnxElemType(dtype);
+}
+
+/** A graph output that needs its own value (it is a leaf, or shares a value with another output). */
+export function outputAlias(ctx: LowerContext, from: string, to: string): void {
+  ctx.named(`output(${to})`, () => ctx.emit('Identity', [from], {}, [to]));
+}

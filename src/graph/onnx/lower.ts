@@ -1,0 +1,78 @@
+// Lowers a roadster graph to an ONNX ModelProto (opset 17, IR version 8): graph inputs keep their names and
+// symbolic dims (dim_param), frozen weights and literals become initializers that view the host arrays, and
+// each live IR node goes through its rule in LOWER_RULES.
+
+import { RoadsterError } from '../../errors.ts';
+import type { DType } from '../dtype.ts';
+import type { Shape } from '../dim.ts';
+import { type Graph, graphInputs, liveNodes } from '../ir.ts';
+import { isLeafOp } from '../ops.ts';
+import { LowerContext } from './context.ts';
+import { outputAlias } from './lower-compound.ts';
+import { LOWER_RULES, type LowerRule } from './lower-rules.ts';
+import { IR_VERSION, type ModelProto, OPSET_VERSION, valueInfo } from './proto.ts';
+
+/** Name, dtype and (possibly symbolic) shape of a graph input or output. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+/** A lowered graph: the ModelProto (initializers view the graph's host arrays) and its interface. */
+export interface LoweredModel {
+  readonly model: ModelProto;
+  /** Every Input node of the graph, in trace order, whether live or not. */
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** Whether any lowered value is float64 (ORT must then run at optimization level "basic"). */
+  readonly hasFloat64: boolean;
+}
+
+/** Lowers the live part of `graph` to ONNX. Throws E_ONNX when a symbolic dim has no graph input to bind it. */
+export function lowerToOnnx(graph: Graph): LoweredModel {
+  if (graph.outputs.length === 0) throw new RoadsterError('E_ONNX', 'graph has no outputs; build it with at least one');
+  const ctx = new LowerContext(graph);
+  const inputs: TensorSpec[] = graphInputs(graph).map((n) => ({ name: n.params.name, dtype: n.params.dtype, shape: n.params.shape }));
+
+  // Outputs name their values directly, except leaves and values shared by two outputs (Identity aliases).
+  const aliases: [number, string][] = [];
+  const claimed = new Set<number>();
+  for (const o of graph.outputs) {
+    const producer = graph.nodes[graph.values[o.value].node];
+    if (isLeafOp(producer.op) || claimed.has(o.value)) {
+      ctx.reserve(o.name);
+      aliases.push([o.value, o.name]);
+    } else {
+      ctx.claimValue(o.value, o.name);
+      claimed.add(o.value);
+    }
+  }
+
+  const live = liveNodes(graph);
+  for (const node of live) {
+    ctx.enter(node);
+    (LOWER_RULES[node.op] as LowerRule<typeof node.op>)(ctx, node.params);
+  }
+  for (const [value, name] of aliases) outputAlias(ctx, ctx.valueName(value), name);
+
+  const outputs: TensorSpec[] = graph.outputs.map((o) => {
+    const { dtype, shape } = graph.values[o.value];
+    return { name: o.name, dtype, shape };
+  });
+  const hasFloat64 =
+    inputs.some((i) => i.dtype === 'float64') || live.some((n) => n.outputs.some((v) => graph.values[v].dtype === 'float64'));
+  const model: ModelProto = {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET_VERSION }],
+    producerName: 'roadster',
+    graph: {
+      name: 'roadster',
+      node: ctx.nodes,
+      initializer: ctx.initializers,
+      input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
+      output: outputs.map((o) => valueInfo(o.name, o.dtype, o.shape)),
+    },
+  };
+  return { model, inputs, outputs, hasFloat64 };
+}
