@@ -46,11 +46,16 @@ export function sequentialFeeds(
     for (const [path, params] of a.params) {
       const shapes = kindOf(a.config).paramShapes(a.config, siteOf(path));
       for (const [param, data] of Object.entries(params)) {
-        feeds[paramInputName(slot, path, param)] = { dtype, shape: shapes[param], data: dtype === 'float64' ? Float64Array.from(data) : data };
+        feeds[paramInputName(slot, path, param)] = { dtype, shape: shapes[param], data: asDType(data, dtype) };
       }
     }
   });
   return feeds;
+}
+
+function asDType(data: Float32Array | Float64Array, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
+  if (dtype === 'float64') return data instanceof Float64Array ? data : Float64Array.from(data);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
 /** Mixed batch plan: per site, the kinds' per-row applications. */

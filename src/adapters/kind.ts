@@ -21,7 +21,7 @@ export interface CommonAdapterConfig {
 }
 
 /** An adapter's parameters at one wrapped layer, by PEFT parameter name (e.g. "road_theta"). */
-export type SiteParams = Readonly<Record<string, Float32Array>>;
+export type SiteParams = Readonly<Record<string, Float32Array | Float64Array>>;
 
 /** One loaded adapter: its config and its parameters per wrapped layer (keyed by module path). */
 export interface AdapterEntry<C = unknown> {

@@ -85,7 +85,7 @@ export function writeAdapterFolder(
   for (const [path, site] of params) {
     const shapes = kindOf(config).paramShapes(config, siteOf(path));
     for (const [param, data] of Object.entries(site)) {
-      tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: shapes[param], data });
+      tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: shapes[param], data: data instanceof Float32Array ? data : Float32Array.from(data) });
     }
   }
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });

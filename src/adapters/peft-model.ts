@@ -160,6 +160,19 @@ export class PeftModel {
     return this.adapter(name).params;
   }
 
+  /**
+   * Stores an adapter's parameters as float64 (master weights for float64 training and gradient checks) or
+   * back as float32. Saved files are always F32, as PEFT writes them.
+   */
+  castParameters(name: string, dtype: 'float32' | 'float64'): void {
+    const a = this.adapter(name);
+    const params = new Map<string, SiteParams>();
+    for (const [path, site] of a.params) {
+      params.set(path, Object.fromEntries(Object.entries(site).map(([k, v]) => [k, dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v)])));
+    }
+    this.adapters.set(name, { ...a, params });
+  }
+
   /** Trainable parameters of the active adapters and all parameters (base + adapters), as PEFT counts them. */
   trainableParameters(): { trainable: number; total: number; percent: number } {
     let trainable = 0;

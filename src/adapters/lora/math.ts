@@ -52,8 +52,8 @@ export function addDelta(w: Float32Array, a: Floats, b: Floats, r: number, scali
 
 /** One row of a mixed batch at a site: its factors and scaling, or null (base output). */
 export interface LoraRow {
-  readonly a: Float32Array; // [r, n]
-  readonly b: Float32Array; // [d, r]
+  readonly a: Floats; // [r, n]
+  readonly b: Floats; // [d, r]
   readonly r: number;
   readonly scaling: number;
 }

@@ -5,17 +5,17 @@ import { RoadsterError } from '../../errors.ts';
 import type { Tensor } from '../../graph/tracer.ts';
 import type { LinearSite } from '../../models/linear.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
-import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite } from '../kind.ts';
+import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
 import { seededNormals } from '../seeded-random.ts';
 import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
 import { applyRoadTraced, roadColumnsTraced, rotateGroups } from './graph.ts';
 import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';
 
-function columns(config: RoadConfig, params: Readonly<Record<string, Float32Array>>) {
+function columns(config: RoadConfig, params: SiteParams) {
   return roadColumns(config.variant, config.groupSize, params.road_theta, params.road_alpha);
 }
 
-function transformLayer(config: RoadConfig, site: LinearSite, params: Readonly<Record<string, Float32Array>>, layer: LayerWeights, inverse: boolean): LayerWeights {
+function transformLayer(config: RoadConfig, site: LinearSite, params: SiteParams, layer: LayerWeights, inverse: boolean): LayerWeights {
   const { c, s } = columns(config, params);
   const w = Float64Array.from(layer.weight);
   const b = layer.bias ? Float64Array.from(layer.bias) : null;
