@@ -2,6 +2,8 @@
 // without loss, float32 or float64) and runs them. Loading follows transformers' `from_pretrained`: a local
 // folder or a Hub id resolved through the HF cache.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
 import type { DType } from '../graph/dtype.ts';
 import type { Graph } from '../graph/ir.ts';
@@ -11,8 +13,8 @@ import type { GenerationConfig } from '../io/config/index.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { type TokenBatch, attentionBias, batchShape, int64Tensor, positionIds } from './attention-inputs.ts';
-import { type LinearFn, plainLinear } from './linear.ts';
-import { expectedTensors } from './llama/checkpoint-names.ts';
+import { type LinearFn, type LinearSite, plainLinear } from './linear.ts';
+import { expectedTensors, linearSites } from './llama/checkpoint-names.ts';
 import { causalLmLoss, llamaForward } from './llama/forward.ts';
 import { type Weight, loadWeights } from './load-weights.ts';
 
@@ -50,13 +52,34 @@ export class CausalLM {
     readonly weights: ReadonlyMap<string, Weight>,
     readonly generationConfig: GenerationConfig | null = null,
     readonly source = '<memory>',
+    /** config.json and generation_config.json as read, so saved models keep every field. */
+    readonly rawFiles: { readonly config?: unknown; readonly generationConfig?: unknown } = {},
   ) {}
 
-  /** Loads config.json and the safetensors weights of a local model folder. */
-  static async fromFolder(folder: string): Promise<CausalLM> {
+  /**
+   * Loads config.json and the safetensors weights of a local model folder (`AutoModelForCausalLM.fromPretrained`
+   * also takes Hub ids). `source` names the model in messages (default: the folder).
+   */
+  static async fromFolder(folder: string, options: { source?: string } = {}): Promise<CausalLM> {
     const { model, generation } = await loadModelConfig(folder);
     const weights = loadWeights(folder, expectedTensors(model), model);
-    return new CausalLM(model, weights, generation, folder);
+    const raw = (name: string) => (existsSync(join(folder, name)) ? (JSON.parse(readFileSync(join(folder, name), 'utf8')) as unknown) : undefined);
+    return new CausalLM(model, weights, generation, options.source ?? folder, {
+      config: raw('config.json'),
+      generationConfig: raw('generation_config.json'),
+    });
+  }
+
+  /** The same model with some weights replaced (e.g. merged adapters). */
+  withWeights(replaced: ReadonlyMap<string, Weight>): CausalLM {
+    const weights = new Map(this.weights);
+    for (const [name, w] of replaced) weights.set(name, w);
+    return new CausalLM(this.config, weights, this.generationConfig, this.source, this.rawFiles);
+  }
+
+  /** The decoder's linear layers, where adapters attach. */
+  linearSites(): LinearSite[] {
+    return linearSites(this.config);
   }
 
   /** Whether any layer uses a sliding window. */
