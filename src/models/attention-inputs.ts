@@ -14,6 +14,11 @@ export interface TokenBatch {
   readonly inputIds: readonly (readonly number[])[];
   /** [B][T] 1 for real tokens, 0 for padding; all ones when omitted. */
   readonly attentionMask?: readonly (readonly number[])[];
+  /**
+   * [B][T] packed rows: the sequence each position belongs to (1, 2, ...; 0 for padding). Positions restart
+   * at each sequence and attention stays inside it. Overrides `attentionMask`.
+   */
+  readonly segmentIds?: readonly (readonly number[])[];
 }
 
 function checkRect(rows: readonly (readonly number[])[], what: string, t: number): void {
@@ -29,9 +34,10 @@ export function batchShape(batch: TokenBatch): [number, number] {
   const t = batch.inputIds[0].length;
   if (t === 0) throw new RoadsterError('E_USAGE', 'inputIds rows are empty');
   checkRect(batch.inputIds, 'inputIds', t);
-  if (batch.attentionMask) {
-    if (batch.attentionMask.length !== b) throw new RoadsterError('E_USAGE', `attentionMask has ${batch.attentionMask.length} rows, inputIds ${b}`);
-    checkRect(batch.attentionMask, 'attentionMask', t);
+  for (const [what, rows] of [['attentionMask', batch.attentionMask], ['segmentIds', batch.segmentIds]] as const) {
+    if (!rows) continue;
+    if (rows.length !== b) throw new RoadsterError('E_USAGE', `${what} has ${rows.length} rows, inputIds ${b}`);
+    checkRect(rows, what, t);
   }
   return [b, t];
 }
@@ -50,7 +56,8 @@ export function positionIds(batch: TokenBatch): HostTensor {
   for (let i = 0; i < b; i++) {
     let seen = 0;
     for (let j = 0; j < t; j++) {
-      const real = batch.attentionMask ? batch.attentionMask[i][j] !== 0 : true;
+      if (batch.segmentIds && j > 0 && batch.segmentIds[i][j] !== batch.segmentIds[i][j - 1]) seen = 0;
+      const real = isReal(batch, i, j);
       if (real) seen++;
       data[i * t + j] = BigInt(real ? seen - 1 : 1);
     }
@@ -58,9 +65,14 @@ export function positionIds(batch: TokenBatch): HostTensor {
   return { dtype: 'int64', shape: [b, t], data };
 }
 
+function isReal(batch: TokenBatch, row: number, j: number): boolean {
+  if (batch.segmentIds) return batch.segmentIds[row][j] !== 0;
+  return batch.attentionMask ? batch.attentionMask[row][j] !== 0 : true;
+}
+
 /**
- * Additive attention bias [B, 1, T, T]: 0 where query j may see key k (k <= j, key not padding, and within
- * `window` positions when given), the dtype's most negative value elsewhere.
+ * Additive attention bias [B, 1, T, T]: 0 where query j may see key k (k <= j, key not padding, same packed
+ * sequence, and within `window` positions when given), the dtype's most negative value elsewhere.
  */
 export function attentionBias(batch: TokenBatch, dtype: DType, window: number | null = null): HostTensor {
   const [b, t] = batchShape(batch);
@@ -69,8 +81,8 @@ export function attentionBias(batch: TokenBatch, dtype: DType, window: number | 
   for (let i = 0; i < b; i++) {
     for (let q = 0; q < t; q++) {
       for (let k = 0; k < t; k++) {
-        const keyReal = batch.attentionMask ? batch.attentionMask[i][k] !== 0 : true;
-        const visible = k <= q && keyReal && (window === null || q - k < window);
+        const sameSequence = batch.segmentIds ? batch.segmentIds[i][k] === batch.segmentIds[i][q] : true;
+        const visible = k <= q && isReal(batch, i, k) && sameSequence && (window === null || q - k < window);
         data[(i * t + q) * t + k] = visible ? 0 : masked;
       }
     }
