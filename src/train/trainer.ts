@@ -1,0 +1,364 @@
+// The training loop: one ONNX Runtime run per micro-batch gives the loss and the adapter gradients; AdamW
+// (in TypeScript: adapter parameters are tiny) updates the parameters in place. Gradient accumulation is
+// token-weighted, clipping global; non-finite steps are skipped and counted. Checkpoints (adapter, optimizer
+// moments, trainer state with the data position) make `resume` continue bit for bit.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RoadsterError } from '../errors.ts';
+import { writeFileAtomically } from '../io/safetensors/index.ts';
+import type { PeftModel } from '../adapters/peft-model.ts';
+import { peftParameterName } from '../adapters/peft-model.ts';
+import { type CheckpointPayload, cleanPartialCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.ts';
+import { evaluate, type EvalResult } from './evaluate.ts';
+import { lossCurveSvg } from './loss-curve.ts';
+import { AdamW, clipCoefficient, globalNorm, type ParamArray } from './optimizer.ts';
+import { type ScheduleKind, lrFactor } from './schedule.ts';
+import type { TrainBatch, BatchSource } from './batch.ts';
+
+export interface TrainConfig {
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly betas: readonly [number, number];
+  readonly eps: number;
+  readonly schedule: ScheduleKind;
+  readonly warmupSteps: number;
+  /** Stop after this many optimizer steps (takes precedence over epochs). */
+  readonly maxSteps: number | null;
+  readonly epochs: number;
+  readonly gradAccum: number;
+  readonly maxGradNorm: number | null;
+  readonly seed: number;
+  /** Evaluate every N optimizer steps (and at the end); null: only at the end. */
+  readonly evalEvery: number | null;
+  /** Checkpoint every N optimizer steps (and at the end); null: only at the end. */
+  readonly saveEvery: number | null;
+  /** Checkpoints kept on disk. */
+  readonly keepCheckpoints: number;
+  /** Stop when this many optimizer steps in a row had a non-finite loss or gradient. */
+  readonly maxNonFiniteInARow: number;
+  readonly outDir: string;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outDir'> = {
+  lr: 1e-3,
+  weightDecay: 0,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  schedule: 'linear',
+  warmupSteps: 0,
+  maxSteps: null,
+  epochs: 1,
+  gradAccum: 1,
+  maxGradNorm: 1,
+  seed: 0,
+  evalEvery: null,
+  saveEvery: null,
+  keepCheckpoints: 2,
+  maxNonFiniteInARow: 10,
+};
+
+/** One optimizer step as reported to callbacks and metrics.jsonl. */
+export interface StepRecord {
+  readonly type: 'step';
+  readonly step: number;
+  readonly epoch: number;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly lr: number;
+  readonly tokens: number;
+  readonly tokensPerSecond: number;
+  readonly elapsedSeconds: number;
+  readonly skipped: boolean;
+}
+
+export interface EvalRecord extends EvalResult {
+  readonly type: 'eval';
+  readonly step: number;
+}
+
+export interface TrainHooks {
+  onStep?(record: StepRecord, totalSteps: number): void;
+  onEval?(record: EvalRecord): void;
+  onCheckpoint?(dir: string, step: number): void;
+}
+
+export interface TrainReport {
+  readonly adapter: string;
+  readonly trainableParameters: number;
+  readonly totalParameters: number;
+  readonly trainablePercent: number;
+  readonly steps: number;
+  readonly tokens: number;
+  readonly timeSeconds: number;
+  readonly tokensPerSecond: number;
+  readonly finalTrainLoss: number | null;
+  readonly finalEvalLoss: number | null;
+  readonly evalAccuracy: number | null;
+  readonly nonFiniteSkipped: number;
+  readonly resumedFrom: number | null;
+  readonly outDir: string;
+}
+
+/** What a checkpoint stores besides adapter and optimizer tensors. */
+interface TrainerState {
+  readonly version: 1;
+  readonly fingerprint: string;
+  readonly step: number;
+  /** The next micro-batch to run: epoch and index in that epoch's batch list. */
+  readonly epoch: number;
+  readonly batchIndex: number;
+  readonly tokens: number;
+  readonly elapsedSeconds: number;
+  readonly nonFiniteSkipped: number;
+  readonly nonFiniteInARow: number;
+  readonly lastLoss: number | null;
+}
+
+export const METRICS_FILE = 'metrics.jsonl';
+export const CURVE_FILE = 'loss-curve.svg';
+export const REPORT_FILE = 'report.json';
+
+/** Settings that must match for `resume` to continue a run. */
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource): string {
+  const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, ...rest } = config;
+  return JSON.stringify({ ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length });
+}
+
+export class Trainer {
+  private readonly optimizer: AdamW;
+  private readonly params: Map<string, ParamArray>;
+  private state: TrainerState;
+  private readonly trainCurve: { step: number; loss: number }[] = [];
+  private readonly evalCurve: { step: number; loss: number }[] = [];
+  private resumedFrom: number | null = null;
+  private lastEval: EvalResult | null = null;
+
+  constructor(
+    readonly peft: PeftModel,
+    readonly adapterName: string,
+    readonly train: BatchSource,
+    readonly evalSet: BatchSource | null,
+    readonly config: TrainConfig,
+    readonly hooks: TrainHooks = {},
+  ) {
+    if (train.size === 0) throw new RoadsterError('E_USAGE', 'the training set is empty');
+    if (config.gradAccum < 1 || !Number.isInteger(config.gradAccum)) throw new RoadsterError('E_USAGE', `gradAccum must be a positive integer, got ${config.gradAccum}`);
+    peft.setAdapter(adapterName);
+    this.optimizer = new AdamW({ lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay });
+    this.params = new Map();
+    for (const [path, site] of peft.parameters(adapterName)) {
+      for (const [p, data] of Object.entries(site)) this.params.set(peftParameterName(path, p, adapterName), data);
+    }
+    this.state = {
+      version: 1,
+      fingerprint: fingerprint(config, adapterName, train),
+      step: 0,
+      epoch: 0,
+      batchIndex: 0,
+      tokens: 0,
+      elapsedSeconds: 0,
+      nonFiniteSkipped: 0,
+      nonFiniteInARow: 0,
+      lastLoss: null,
+    };
+  }
+
+  /** Optimizer steps the run will make. */
+  get totalSteps(): number {
+    if (this.config.maxSteps !== null) return this.config.maxSteps;
+    return Math.ceil(this.train.batchesForEpoch(0).length / this.config.gradAccum) * this.config.epochs;
+  }
+
+  /**
+   * Continues from the newest valid checkpoint in the output folder (returns false when there is none).
+   * The adapter must fit the model and the settings must match the checkpointed run.
+   */
+  resume(): boolean {
+    cleanPartialCheckpoints(this.config.outDir);
+    const ckpt = loadLatestCheckpoint<TrainerState>(this.config.outDir);
+    if (!ckpt) return false;
+    if (ckpt.state.fingerprint !== this.state.fingerprint) {
+      throw new RoadsterError(
+        'E_CHECKPOINT',
+        `${ckpt.dir} was made with other settings or data (${ckpt.state.fingerprint}) than this run (${this.state.fingerprint}); resume with the same settings, or use another --out`,
+      );
+    }
+    // Load the adapter through the PEFT loader: it checks the fit with this model.
+    const probe = `${this.adapterName}.resume`;
+    this.peft.loadAdapter(ckpt.adapterDir, probe);
+    const saved = this.peft.parameters(probe);
+    for (const [path, site] of this.peft.parameters(this.adapterName)) {
+      for (const [p, data] of Object.entries(site)) data.set(saved.get(path)![p]);
+    }
+    this.peft.deleteAdapter(probe);
+    this.peft.setAdapter(this.adapterName);
+    this.optimizer.state.step = ckpt.state.step;
+    this.optimizer.state.moments.clear();
+    for (const name of this.params.keys()) {
+      const m = ckpt.tensors.get(`m.${name}`);
+      const v = ckpt.tensors.get(`v.${name}`);
+      if (m && v) this.optimizer.state.moments.set(name, { m, v });
+    }
+    this.state = ckpt.state;
+    this.resumedFrom = ckpt.step;
+    this.truncateMetrics(ckpt.step);
+    return true;
+  }
+
+  /** Runs to the end; returns the final report (also written to report.json). */
+  async run(): Promise<TrainReport> {
+    const { config } = this;
+    mkdirSync(config.outDir, { recursive: true });
+    const total = this.totalSteps;
+    const started = performance.now() - this.state.elapsedSeconds * 1000;
+    let { epoch, batchIndex } = this.state;
+    let batches = this.train.batchesForEpoch(epoch);
+    while (this.state.step < total) {
+      if (batchIndex >= batches.length) {
+        epoch++;
+        batchIndex = 0;
+        batches = this.train.batchesForEpoch(epoch);
+      }
+      const group = batches.slice(batchIndex, batchIndex + config.gradAccum);
+      batchIndex += group.length;
+      const record = await this.optimizerStep(group, epoch, started);
+      this.state = { ...this.state, epoch, batchIndex, elapsedSeconds: (performance.now() - started) / 1000 };
+      this.log(record);
+      this.hooks.onStep?.(record, total);
+      if (this.state.nonFiniteInARow >= config.maxNonFiniteInARow) {
+        throw new RoadsterError(
+          'E_TRAIN',
+          `${this.state.nonFiniteInARow} steps in a row had a non-finite loss or gradient (step ${this.state.step}); stopping. ` +
+            'The last good checkpoint is kept; lower the learning rate or check the data.',
+        );
+      }
+      const last = this.state.step >= total;
+      if (config.evalEvery !== null && this.state.step % config.evalEvery === 0 && !last) await this.runEval();
+      if (config.saveEvery !== null && this.state.step % config.saveEvery === 0 && !last) this.checkpoint();
+    }
+    if (this.evalSet) await this.runEval();
+    this.checkpoint();
+    return this.finish((performance.now() - started) / 1000);
+  }
+
+  private async optimizerStep(group: readonly TrainBatch[], epoch: number, started: number): Promise<StepRecord> {
+    const lossTokens = group.reduce((a, b) => a + b.lossTokens, 0);
+    const sums = new Map<string, Float64Array>();
+    let loss = 0;
+    let tokens = 0;
+    for (const batch of group) {
+      const weight = batch.lossTokens / Math.max(1, lossTokens);
+      const out = await this.peft.lossAndGrads(batch);
+      loss += out.loss * weight;
+      tokens += batch.tokens;
+      for (const [name, g] of out.grads) {
+        let acc = sums.get(name);
+        if (!acc) sums.set(name, (acc = new Float64Array(g.length)));
+        for (let i = 0; i < g.length; i++) acc[i] += g[i] * weight;
+      }
+    }
+    const norm = globalNorm(sums.values());
+    const finite = Number.isFinite(loss) && Number.isFinite(norm);
+    const lr = this.config.lr * lrFactor({ kind: this.config.schedule, warmupSteps: this.config.warmupSteps, totalSteps: this.totalSteps }, this.state.step);
+    if (finite) {
+      const scale = this.config.maxGradNorm === null ? 1 : clipCoefficient(norm, this.config.maxGradNorm);
+      this.optimizer.step(this.params, sums, lr, scale);
+    }
+    this.state = {
+      ...this.state,
+      step: this.state.step + 1,
+      tokens: this.state.tokens + tokens,
+      nonFiniteSkipped: this.state.nonFiniteSkipped + (finite ? 0 : 1),
+      nonFiniteInARow: finite ? 0 : this.state.nonFiniteInARow + 1,
+      lastLoss: finite ? loss : this.state.lastLoss,
+    };
+    const elapsed = (performance.now() - started) / 1000;
+    return {
+      type: 'step',
+      step: this.state.step,
+      epoch,
+      loss,
+      gradNorm: norm,
+      lr,
+      tokens: this.state.tokens,
+      tokensPerSecond: this.state.tokens / Math.max(elapsed, 1e-9),
+      elapsedSeconds: elapsed,
+      skipped: !finite,
+    };
+  }
+
+  private async runEval(): Promise<void> {
+    if (!this.evalSet) return;
+    const result = await evaluate(this.peft, this.evalSet.batchesForEpoch(0));
+    this.lastEval = result;
+    const record: EvalRecord = { type: 'eval', step: this.state.step, ...result };
+    this.log(record);
+    this.hooks.onEval?.(record);
+  }
+
+  private checkpoint(): void {
+    const tensors = new Map<string, Float64Array>();
+    for (const [name, { m, v }] of this.optimizer.state.moments) {
+      tensors.set(`m.${name}`, m);
+      tensors.set(`v.${name}`, v);
+    }
+    const payload: CheckpointPayload<TrainerState> = { state: this.state, tensors };
+    const dir = saveCheckpoint(this.config.outDir, this.state.step, payload, (d) => this.peft.saveAdapter(d, this.adapterName));
+    pruneCheckpoints(this.config.outDir, this.config.keepCheckpoints);
+    this.hooks.onCheckpoint?.(dir, this.state.step);
+  }
+
+  private log(record: StepRecord | EvalRecord): void {
+    if (record.type === 'step' && !record.skipped) this.trainCurve.push({ step: record.step, loss: record.loss });
+    if (record.type === 'eval') this.evalCurve.push({ step: record.step, loss: record.loss });
+    appendFileSync(join(this.config.outDir, METRICS_FILE), `${JSON.stringify(record)}\n`);
+  }
+
+  /** After a resume: drop metric lines past the checkpoint (they will be logged again) and reload the curves. */
+  private truncateMetrics(step: number): void {
+    const file = join(this.config.outDir, METRICS_FILE);
+    if (!existsSync(file)) return;
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .filter((l) => {
+        try {
+          return (JSON.parse(l) as { step: number }).step <= step;
+        } catch {
+          return false; // a line cut by the crash
+        }
+      });
+    writeFileAtomically(file, [new TextEncoder().encode(kept.map((l) => `${l}\n`).join(''))]);
+    for (const l of kept) {
+      const r = JSON.parse(l) as StepRecord | EvalRecord;
+      if (r.type === 'step' && !r.skipped) this.trainCurve.push({ step: r.step, loss: r.loss });
+      if (r.type === 'eval') this.evalCurve.push({ step: r.step, loss: r.loss });
+    }
+  }
+
+  private finish(seconds: number): TrainReport {
+    const out = this.config.outDir;
+    this.peft.saveAdapter(out, this.adapterName);
+    const { trainable, total, percent } = this.peft.trainableParameters();
+    const report: TrainReport = {
+      adapter: this.adapterName,
+      trainableParameters: trainable,
+      totalParameters: total,
+      trainablePercent: percent,
+      steps: this.state.step,
+      tokens: this.state.tokens,
+      timeSeconds: seconds,
+      tokensPerSecond: this.state.tokens / Math.max(seconds, 1e-9),
+      finalTrainLoss: this.state.lastLoss,
+      finalEvalLoss: this.lastEval?.loss ?? null,
+      evalAccuracy: this.lastEval?.accuracy ?? null,
+      nonFiniteSkipped: this.state.nonFiniteSkipped,
+      resumedFrom: this.resumedFrom,
+      outDir: out,
+    };
+    writeFileSync(join(out, CURVE_FILE), lossCurveSvg(this.trainCurve, this.evalCurve, `${this.adapterName}: ${report.steps} steps`));
+    writeFileAtomically(join(out, REPORT_FILE), [new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n')]);
+    return report;
+  }
+}
