@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_NOT_FOUND' // a file or Hub entry that does not exist (locally or in the cache)
   | 'E_TOKENIZER' // tokenizer files missing or malformed
   | 'E_ADAPTER' // adapter config or files that do not fit (unknown variant, wrong shapes, NaN values)
+  | 'E_DATA' // training data that cannot be used (bad JSONL line, unknown record format, no usable example)
   | 'E_TRAIN' // training cannot go on (non-finite losses, no usable checkpoint to resume)
   | 'E_CHECKPOINT' // a checkpoint that is missing, partial or does not match the run
   | 'E_USAGE'; // bad CLI flag or API argument

@@ -1,0 +1,148 @@
+// `roadster bench forward`: float32 forward passes (logits) of a preset-shaped model with random weights. The
+// weights come from a cached preset folder (see preset-cache.ts; written on first use), so the run also
+// exercises the real loading path. Times session creation, one warm-up run, then `--steps` timed runs on fresh
+// random token ids; reports the median, tokens/s and the process's peak RSS as JSON (--json) or text.
+
+import { availableParallelism } from 'node:os';
+import { type Command, Option } from 'commander';
+import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import { CausalLM } from '../../models/causal-lm.ts';
+import { Runtime } from '../../runtime/index.ts';
+import { type CliIo, printJson } from '../io.ts';
+import { intAtLeast } from '../options.ts';
+import { PRESET_DTYPES, type PresetDtype, ensurePresetFolder } from '../preset-cache.ts';
+
+interface ForwardOptions {
+  readonly preset: PresetName;
+  readonly batch: number;
+  readonly seq: number;
+  readonly steps: number;
+  readonly threads?: number;
+  readonly dtype: PresetDtype;
+  readonly seed: number;
+  readonly cacheDir?: string;
+  readonly json?: boolean;
+}
+
+/** What `bench forward` reports. */
+export interface ForwardBenchResult {
+  readonly preset: PresetName;
+  readonly repoId: string;
+  readonly params: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly steps: number;
+  readonly threads: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly tokensPerSecond: number;
+  readonly sessionCreateMs: number;
+  readonly firstRunMs: number;
+  readonly loadMs: number;
+  readonly peakRssMB: number;
+  /** Whether the ONNX model went through an external data file (protobuf's 2 GB limit). */
+  readonly externalData: boolean;
+  /** Storage dtype of the cached preset folder (the compute is float32). */
+  readonly storageDtype: PresetDtype;
+  /** Whether the preset folder was written by this run (then peakRssMB includes writing it). */
+  readonly presetCreated: boolean;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Seeded uniform token ids in [0, vocab) (xorshift32). */
+function randomIds(batch: number, seq: number, vocab: number, seed: number): number[][] {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const next = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  return Array.from({ length: batch }, () => Array.from({ length: seq }, () => Math.floor(next() * vocab)));
+}
+
+const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** Runs the benchmark; `log` receives progress lines. */
+export async function benchForward(opts: ForwardOptions, log: (line: string) => void): Promise<ForwardBenchResult> {
+  const threads = opts.threads ?? availableParallelism();
+  log(`preparing ${opts.preset} (${opts.dtype}, seed ${opts.seed}) ...`);
+  const { folder, created } = ensurePresetFolder(opts.preset, { dtype: opts.dtype, seed: opts.seed, cacheDir: opts.cacheDir });
+  let t0 = process.hrtime.bigint();
+  const model = await CausalLM.fromFolder(folder);
+  const loadMs = msSince(t0);
+  const params = [...model.weights.values()].reduce((n, w) => n + w.data.length, 0);
+  log(`loaded ${params.toLocaleString('en-US')} parameters from ${folder} in ${loadMs.toFixed(0)} ms; creating the session ...`);
+  const runtime = new Runtime({ threads });
+  try {
+    t0 = process.hrtime.bigint();
+    const compiled = await runtime.compile(model.buildGraph());
+    const sessionCreateMs = msSince(t0);
+    const feedsFor = (step: number) => model.feeds({ inputIds: randomIds(opts.batch, opts.seq, model.config.vocabSize, opts.seed + step) });
+    t0 = process.hrtime.bigint();
+    await compiled.run(feedsFor(0));
+    const firstRunMs = msSince(t0);
+    log(`session ${sessionCreateMs.toFixed(0)} ms, first run ${firstRunMs.toFixed(0)} ms; timing ${opts.steps} runs ...`);
+    const times: number[] = [];
+    for (let step = 1; step <= opts.steps; step++) {
+      const feeds = feedsFor(step);
+      t0 = process.hrtime.bigint();
+      await compiled.run(feeds);
+      times.push(msSince(t0));
+    }
+    const medianMs = median(times);
+    return {
+      preset: opts.preset,
+      repoId: PRESETS[opts.preset].repoId,
+      params,
+      batch: opts.batch,
+      seq: opts.seq,
+      steps: opts.steps,
+      threads,
+      medianMs,
+      minMs: Math.min(...times),
+      tokensPerSecond: (opts.batch * opts.seq) / (medianMs / 1000),
+      sessionCreateMs,
+      firstRunMs,
+      loadMs,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      externalData: compiled.info.externalData,
+      storageDtype: opts.dtype,
+      presetCreated: created,
+    };
+  } finally {
+    await runtime.release();
+  }
+}
+
+export function registerBenchForward(bench: Command, io: CliIo): void {
+  bench
+    .command('forward')
+    .description('float32 forward passes of a preset-shaped model with random weights')
+    .addOption(new Option('--preset <name>', 'model shape').choices(PRESET_NAMES).makeOptionMandatory())
+    .option('--batch <n>', 'sequences per run', intAtLeast(1), 4)
+    .option('--seq <n>', 'tokens per sequence', intAtLeast(1), 256)
+    .option('--steps <n>', 'timed runs (the median is reported)', intAtLeast(1), 5)
+    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
+    .addOption(new Option('--dtype <dtype>', 'storage dtype of the cached preset weights').choices(PRESET_DTYPES).default('BF16'))
+    .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
+    .option('--cache-dir <dir>', 'where preset folders are cached (default: <tmpdir>/roadster-presets)')
+    .option('--json', 'print JSON instead of text')
+    .action(async (opts: ForwardOptions) => {
+      const result = await benchForward(opts, (line) => io.stderr.write(`${line}\n`));
+      if (opts.json) {
+        printJson(io, result);
+        return;
+      }
+      io.stdout.write(
+        `${result.preset}: batch ${result.batch} x seq ${result.seq}, ${result.threads} threads: median ${result.medianMs.toFixed(1)} ms, ` +
+          `${result.tokensPerSecond.toFixed(0)} tokens/s; session ${result.sessionCreateMs.toFixed(0)} ms, peak RSS ${result.peakRssMB.toFixed(0)} MB` +
+          `${result.externalData ? ' (external data)' : ''}\n`,
+      );
+    });
+}

@@ -1,0 +1,53 @@
+// `roadster preset write`: a Hugging Face model folder with a preset's exact config.json (SmolLM2-135M,
+// Qwen2.5-0.5B) and randomly initialised weights, for benchmarks and tests without downloads.
+
+import { readdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import { writeRandomModel } from '../../models/random-model.ts';
+import { type CliIo, usageError } from '../io.ts';
+import { intAtLeast } from '../options.ts';
+import { PRESET_DTYPES, type PresetDtype } from '../preset-cache.ts';
+
+interface PresetWriteOptions {
+  readonly preset: PresetName;
+  readonly out: string;
+  readonly dtype: PresetDtype;
+  readonly seed: number;
+  readonly force?: boolean;
+}
+
+/** Refuses a path that is a file, or a non-empty folder unless `force`. */
+function checkOutFolder(out: string, force: boolean): void {
+  let entries: string[];
+  try {
+    if (!statSync(out).isDirectory()) throw usageError(`--out ${out} is a file; give a folder path.`);
+    entries = readdirSync(out);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (entries.length > 0 && !force) {
+    throw usageError(`--out ${out} is not empty (${entries.length} entries); choose an empty or new folder, or pass --force ` +
+      'to write config.json and model.safetensors over what is there.');
+  }
+}
+
+export function registerPresetWrite(preset: Command, io: CliIo): void {
+  preset
+    .command('write')
+    .description('write a preset model folder (exact config.json, random weights)')
+    .addOption(new Option('--preset <name>', 'which model').choices(PRESET_NAMES).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'folder to write (created; must be empty unless --force)')
+    .addOption(new Option('--dtype <dtype>', 'storage dtype of the weights').choices(PRESET_DTYPES).default('BF16'))
+    .option('--seed <n>', 'seed of the random weights', intAtLeast(0), 0)
+    .option('--force', 'write into a non-empty folder')
+    .action((opts: PresetWriteOptions) => {
+      const out = resolve(opts.out);
+      checkOutFolder(out, opts.force === true);
+      const params = writeRandomModel(out, PRESETS[opts.preset].configJson, { seed: opts.seed, dtype: opts.dtype });
+      io.stdout.write(`wrote ${opts.preset} (config of ${PRESETS[opts.preset].repoId}, ${params.toLocaleString('en-US')} parameters, ` +
+        `${opts.dtype}, seed ${opts.seed}) to ${out}\n`);
+    });
+}

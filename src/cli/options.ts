@@ -1,0 +1,24 @@
+// Parsers for CLI flag values, used as commander's argument parsers: a bad value is a usage error that names
+// the flag, what it expected and what it got.
+
+import { InvalidArgumentError } from 'commander';
+
+/** `--flag N` with N an integer >= `min`. */
+export function intAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+/** `--ids 1,2,3`: a comma-separated list of non-negative token ids. */
+export function tokenIdList(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || !Number.isSafeInteger(Number(p)))) {
+    throw new InvalidArgumentError(`expected comma-separated token ids such as "1,5,9", got "${value}".`);
+  }
+  return parts.map(Number);
+}

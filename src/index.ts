@@ -1,0 +1,99 @@
+// The public API of roadster: an explicit list of named exports, layer by layer (DESIGN.md's layers import
+// downward only). Examples and end-to-end tests import from here, not from internal files.
+
+// graph: the traced IR, autodiff and ONNX lowering
+export { GraphBuilder, Tensor, type TensorLike, concat, scatterAdd } from './graph/tracer.ts';
+export { grad, gradName } from './graph/autodiff.ts';
+export { printGraph } from './graph/printer.ts';
+export { Op, type OpParams } from './graph/ops.ts';
+export type { Graph, GraphOutput, Node, ValueInfo } from './graph/ir.ts';
+export type { DType, HostArray } from './graph/dtype.ts';
+export type { Dim, Shape } from './graph/dim.ts';
+export { type LoweredModel, type SerializedModel, type SerializeOptions, lowerToOnnx, serializeModel } from './graph/onnx/index.ts';
+
+// runtime: ONNX Runtime sessions and host tensors
+export {
+  type BenchCase,
+  type BenchResult,
+  type CompileInfo,
+  type CompileOptions,
+  CompiledGraph,
+  type HostTensor,
+  type OptimizationLevel,
+  Runtime,
+  type RuntimeOptions,
+  benchMatmul,
+  bool,
+  float32,
+  float64,
+  hostTensor,
+  int64,
+  shapeSize,
+  toNumbers,
+} from './runtime/index.ts';
+
+// io: safetensors, configs, tokenizers, the Hugging Face Hub cache
+export {
+  type CheckpointReader,
+  type Dtype as SafetensorsDtype,
+  type FloatDtype,
+  INDEX_FILE_NAME,
+  SINGLE_FILE_NAME,
+  type SafetensorsReader,
+  type TensorInfo,
+  type TensorToWrite,
+  type TensorsToWrite,
+  type WrittenCheckpoint,
+  decodeToFloat32,
+  encodeFloat32,
+  openCheckpoint,
+  openSafetensors,
+  parseSafetensors,
+  serializeSafetensors,
+  writeSafetensors,
+  writeShardedCheckpoint,
+} from './io/safetensors/index.ts';
+export {
+  type GenerationConfig,
+  type LoadedModelConfig,
+  MODEL_TYPES,
+  type ModelConfig,
+  type ModelType,
+  PRESETS,
+  PRESET_NAMES,
+  type Preset,
+  type PresetName,
+  loadModelConfig,
+  parseGenerationConfig,
+  parseModelConfig,
+  presetConfig,
+  ropeInvFreq,
+} from './io/config/index.ts';
+export { type ChatMessage, type ChatTemplateOptions, type DecodeOptions, type EncodeOptions, type SpecialToken, Tokenizer } from './io/tokenizer/index.ts';
+export {
+  DEFAULT_HUB_ENDPOINT,
+  type DownloadProgress,
+  type HubOptions,
+  type ResolveOptions,
+  type ResolvedModelFiles,
+  defaultHubCacheDir,
+  hasFile,
+  hubOptionsFromEnv,
+  resolveModelFiles,
+} from './io/hub/index.ts';
+
+// models: the Llama family, loading, the linear seam
+export { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from './models/auto.ts';
+export { CausalLM, type ForwardResult, type GraphOptions, INPUT_NAMES } from './models/causal-lm.ts';
+export { type LinearFn, type LinearSite, type ProjectionKind, plainLinear } from './models/linear.ts';
+export { type TokenBatch, attentionBias, positionIds } from './models/attention-inputs.ts';
+export type { Weight } from './models/load-weights.ts';
+export { type RandomModelOptions, writeRandomModel } from './models/random-model.ts';
+
+// generate
+export { type GreedyOptions, greedyGenerate } from './generate/greedy.ts';
+
+// errors
+export { type ErrorCode, RoadsterError } from './errors.ts';
+
+// adapters
