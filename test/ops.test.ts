@@ -4,14 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { grad, gradName } from '../src/graph/autodiff.ts';
 import { evalShape } from '../src/graph/dim.ts';
 import type { DType } from '../src/graph/dtype.ts';
 import { ALL_OPS, Op } from '../src/graph/ops.ts';
 import { GraphBuilder, type Tensor } from '../src/graph/tracer.ts';
 import type { HostTensor } from '../src/runtime/host-tensor.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
-import { TOLERANCE, assertAllClose, relativeError } from './support/all-close.ts';
+import { TOLERANCE, assertAllClose } from './support/all-close.ts';
+import { checkGradients } from './support/grad-check.ts';
 import { OP_CASES, type OpCase } from './support/op-cases.ts';
 import { Rng } from './support/random.ts';
 import { type RefTensor, evaluateReference } from './support/reference.ts';
@@ -84,32 +84,9 @@ describe('op gradients: autodiff vs central finite differences (float64)', () =>
       test(`${op}: ${c.name}`, async () => {
         const forward = trace(c, 'float64', true);
         const wrt = c.inputs.filter((s) => s.kind === 'float').map((s) => s.name);
-        const backward = grad(forward, 'loss', wrt);
-        const [fwd, bwd] = await Promise.all([runtime.compile(forward), runtime.compile(backward)]);
         const rng = new Rng(99);
         for (const binding of c.bindings) {
-          const feeds = makeFeeds(c, binding, 'float64', rng);
-          const all: Record<string, HostTensor> = feeds;
-          const analytic = await bwd.run(all);
-          const lossAt = async (f: Record<string, HostTensor>) => Number((await fwd.run(f)).loss.data[0]);
-          const h = 1e-6;
-          for (const name of wrt) {
-            const base = all[name].data as Float64Array;
-            const numeric = new Float64Array(base.length);
-            for (let k = 0; k < base.length; k++) {
-              const plus = Float64Array.from(base);
-              const minus = Float64Array.from(base);
-              plus[k] += h;
-              minus[k] -= h;
-              const lp = await lossAt({ ...all, [name]: { ...all[name], data: plus } });
-              const lm = await lossAt({ ...all, [name]: { ...all[name], data: minus } });
-              numeric[k] = (lp - lm) / (2 * h);
-            }
-            const g = analytic[gradName(name)];
-            assert.deepEqual([...g.shape], [...all[name].shape], `shape of ${gradName(name)}`);
-            const err = relativeError(g.data as Float64Array, numeric);
-            assert.ok(err <= 1e-6, `${c.name}: d/d${name} relative error ${err.toExponential(2)} (binding ${JSON.stringify(binding)})`);
-          }
+          await checkGradients(runtime, forward, makeFeeds(c, binding, 'float64', rng), wrt, { what: `${c.name} ${JSON.stringify(binding)}` });
         }
       });
     }

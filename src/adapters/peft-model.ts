@@ -106,6 +106,12 @@ export class PeftModel {
   private register(name: string, config: AdapterConfig, params: Map<string, SiteParams>): void {
     if (name === BASE_ADAPTER) throw new RoadsterError('E_USAGE', `"${BASE_ADAPTER}" is reserved for "no adapter" in mixed batches`);
     if (this.adapters.has(name)) throw new RoadsterError('E_USAGE', `an adapter named "${name}" is already loaded; delete it first or pick another name`);
+    if (config.modulesToSave && config.modulesToSave.length > 0) {
+      throw new RoadsterError(
+        'E_ADAPTER',
+        `adapter "${name}": modules_to_save ${JSON.stringify(config.modulesToSave)} is not supported yet (roadster trains and saves adapter layers only); set it to null`,
+      );
+    }
     this.adapters.set(name, { name, config, params });
     if (this.active.length === 0) this.active = [name];
     this.graphs.clear();
