@@ -8,6 +8,7 @@ import { registerInspect } from './commands/adapter-inspect.ts';
 import { registerMerge } from './commands/adapter-merge.ts';
 import { registerBenchForward } from './commands/bench-forward.ts';
 import { registerBenchMatmul } from './commands/bench-matmul.ts';
+import { registerBenchTrain } from './commands/bench-train.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerPresetWrite } from './commands/preset-write.ts';
 import type { CliIo } from './io.ts';
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo): Command {
   const bench = program.command('bench').description('measure speed: matmul throughput, model forward passes');
   registerBenchMatmul(bench, io);
   registerBenchForward(bench, io);
+  registerBenchTrain(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerGenerate(program, io);

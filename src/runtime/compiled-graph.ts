@@ -63,6 +63,11 @@ export class CompiledGraph {
     return out;
   }
 
+  /** Ends ORT profiling (when the runtime was created with `profilePrefix`); the trace file is then complete. */
+  endProfiling(): void {
+    this.session.endProfiling();
+  }
+
   /** Releases the session (and its temporary model files); the runtime forgets it. Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.closed) return;

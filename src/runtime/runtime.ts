@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   readonly enableMemPattern?: boolean;
   /** ORT's CPU memory arena (default true: turning it off doubled step time). */
   readonly cpuArena?: boolean;
+  /** When set, ORT writes a per-node timing profile (Chrome trace JSON) with this file prefix. */
+  readonly profilePrefix?: string | null;
 }
 
 /** Per-graph options of `Runtime.compile`. */
@@ -72,6 +74,7 @@ export class Runtime {
       optimizationLevel: level,
       enableMemPattern: options.enableMemPattern ?? false,
       cpuArena: options.cpuArena ?? true,
+      profilePrefix: options.profilePrefix ?? null,
     };
   }
 
@@ -125,6 +128,7 @@ export class Runtime {
       graphOptimizationLevel: level,
       enableCpuMemArena: this.options.cpuArena,
       enableMemPattern: this.options.enableMemPattern,
+      ...(this.options.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.options.profilePrefix } : {}),
     };
     let tempDir: string | undefined;
     let session: ort.InferenceSession;

@@ -213,7 +213,7 @@ describe('messages', () => {
     assert.equal(e.inputIds.length, 30);
     assert.deepEqual(spans(e.labels), [[28, 30]]); // "Hello world" survives, its <|im_end|> does not
     assert.equal(cut.report.truncated, 1);
-    assert.equal(cut.report.droppedTokens, 80 - 30);
+    assert.equal(cut.report.droppedTokens, 77 - 30); // 28 + 10 + 29 + 10 tokens in all
     const file = join(DATA, 'messages-multiturn.jsonl');
     await rejectsWith(loadDataset(file, { tokenizer: chatml, maxLength: 28 }), 'E_DATA', 'has no usable example', '1 example(s) had nothing to learn');
   });
@@ -232,6 +232,17 @@ describe('classification', () => {
     assert.deepEqual(dataset.info, {
       format: 'classification', labelMode: 'generate', classNames: ['negative', 'positive'], classCompletions: [[negative, EOT], [positive, EOT]],
     });
+  });
+
+  it("'generate' truncation cuts the text from the right and keeps the separator and the label", () => {
+    const classes = buildClassList(['negative', 'positive']);
+    const example = { format: 'classification', text: 'Great movie', label: 'positive' } as const;
+    const six = tokenizeExample(example, gpt2, { maxLength: 6, classes });
+    assert.deepEqual(six, { example: { inputIds: [13681, NL, 33986, 25, 3967, EOT], labels: [X, X, X, X, 3967, EOT], classLabel: 1 }, droppedTokens: 1 });
+    const five = tokenizeExample(example, gpt2, { maxLength: 5, classes });
+    assert.deepEqual(five.example?.inputIds, [NL, 33986, 25, 3967, EOT]);
+    const two = tokenizeExample(example, gpt2, { maxLength: 2, classes });
+    assert.deepEqual(two, { example: null, droppedTokens: 5 }); // "\nLabel" has no loss term
   });
 
   it("'classify': ids of the text only, no token loss, the class index", async () => {

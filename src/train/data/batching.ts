@@ -1,7 +1,7 @@
 // The batches of one epoch, a pure function of (examples, seed, epoch, options) so that a resumed run rebuilds
 // the same list and continues at batch k. Three modes:
-// - 'length': transformers' LengthGroupedSampler: shuffle, cut into mega-batches of 50 × batchSize, sort each
-//   by length (longest first), cut batches, then shuffle the batch order. Little padding, random order.
+// - 'length': as transformers' LengthGroupedSampler, shuffle, cut into mega-batches of 50 × batchSize, sort each
+//   by length (longest first) and cut batches; then shuffle the batch order. Little padding, random order.
 // - 'pack': concatenate shuffled examples into rows of at most maxLength tokens (an example never straddles two
 //   rows), with segment ids 1, 2, ... per example so attention and positions restart at each one (see
 //   models/attention-inputs.ts). The label of each example's FIRST token is set to -100: the model predicts
@@ -11,6 +11,7 @@
 // Rows are right-padded to the longest row of their batch: padId, attention 0, label -100, segment 0.
 
 import { RoadsterError } from '../../errors.ts';
+import type { TrainBatch } from '../batch.ts';
 import { checkSeed, permutation, seededStream, shuffleInPlace } from './shuffle.ts';
 import { countLossTerms, IGNORE_INDEX, type TokenizedExample } from './tokenize.ts';
 
@@ -36,23 +37,8 @@ export interface BatchOptions {
   readonly padId: number;
 }
 
-/** One training batch; `inputIds`, `attentionMask` and `segmentIds` fit `TokenBatch`. */
-export interface TrainBatch {
-  /** [B][T] */
-  readonly inputIds: number[][];
-  /** [B][T] 1 for real tokens, 0 for padding. */
-  readonly attentionMask: number[][];
-  /** [B][T] token ids where the loss applies, -100 elsewhere (unshifted, as transformers). */
-  readonly labels: number[][];
-  /** [B][T] packed rows: 1, 2, ... per example, 0 for padding ('pack' mode only). */
-  readonly segmentIds?: number[][];
-  /** [B] class index of each row, when every row has one (not in 'pack' mode). */
-  readonly classLabels?: number[];
-  /** Real (non-padding) tokens. */
-  readonly tokens: number;
-  /** Loss terms after the shift: positions t ≥ 1 whose label is not -100 (the cross-entropy's denominator). */
-  readonly lossTokens: number;
-}
+/** One training batch (the trainer's type): `inputIds`, `attentionMask` and `segmentIds` fit `TokenBatch`. */
+export type { TrainBatch };
 
 function checkCount(value: number, what: string, min: number): void {
   if (!Number.isInteger(value) || value < min) throw new RoadsterError('E_USAGE', `${what} must be an integer ≥ ${min}, found ${value}.`);
@@ -116,16 +102,18 @@ function packRows(order: number[], examples: readonly TokenizedExample[], maxLen
 }
 
 /**
- * The batches of epoch `options.epoch`: the same list for the same (examples, options) on every call.
+ * Checks batch options against the examples (epoch aside).
  * @throws RoadsterError E_USAGE on bad options, an example longer than maxLength, or packing examples that carry
  *   no token labels (classify mode)
  */
-export function makeBatches(examples: readonly TokenizedExample[], options: BatchOptions): TrainBatch[] {
-  const { batchSize, seed, epoch, mode, maxLength, padId } = options;
+export function checkBatchOptions(examples: readonly TokenizedExample[], options: Omit<BatchOptions, 'epoch'>): void {
+  const { batchSize, seed, mode, maxLength, padId } = options;
   checkCount(batchSize, 'batchSize', 1);
-  checkCount(epoch, 'epoch', 0);
   checkCount(padId, 'padId', 0);
   checkSeed(seed);
+  if (!BATCH_MODES.includes(mode)) {
+    throw new RoadsterError('E_USAGE', `batches: mode must be one of ${BATCH_MODES.join(', ')}, found ${JSON.stringify(mode)}.`);
+  }
   if (mode === 'pack' && maxLength === undefined) throw new RoadsterError('E_USAGE', "batches: mode 'pack' needs maxLength (the row length).");
   if (maxLength !== undefined) {
     checkCount(maxLength, 'maxLength', 1);
@@ -135,21 +123,29 @@ export function makeBatches(examples: readonly TokenizedExample[], options: Batc
         `maxLength ${maxLength}; load the dataset with maxLength ≤ ${maxLength}.`);
     }
   }
+  if (mode === 'pack' && examples.some((e) => e.labels.every((l) => l === IGNORE_INDEX))) {
+    throw new RoadsterError('E_USAGE', "batches: mode 'pack' needs token labels; this dataset has examples without " +
+      "any (classification with labelMode 'classify'): use mode 'length'.");
+  }
+}
+
+/**
+ * The batches of epoch `options.epoch`: the same list for the same (examples, options) on every call.
+ * @throws RoadsterError E_USAGE as `checkBatchOptions`, or for a negative epoch
+ */
+export function makeBatches(examples: readonly TokenizedExample[], options: BatchOptions): TrainBatch[] {
+  checkBatchOptions(examples, options);
+  const { batchSize, seed, epoch, mode, maxLength, padId } = options;
+  checkCount(epoch, 'epoch', 0);
   const uniform = seededStream(seed, BATCH_STREAM, epoch);
   const order = permutation(examples.length, uniform);
+  const single = (indices: number[]): TrainBatch => padBatch(indices.map((i) => exampleRow(examples[i])), padId);
   switch (mode) {
     case 'none':
-      return chunk(order, batchSize).map((ids) => padBatch(ids.map((i) => exampleRow(examples[i])), padId));
+      return chunk(order, batchSize).map(single);
     case 'length':
-      return lengthGrouped(order, examples, batchSize, uniform).map((ids) => padBatch(ids.map((i) => exampleRow(examples[i])), padId));
-    case 'pack': {
-      if (examples.some((e) => e.labels.every((l) => l === IGNORE_INDEX))) {
-        throw new RoadsterError('E_USAGE', "batches: mode 'pack' needs token labels; this dataset has examples without " +
-          "any (classification with labelMode 'classify'): use mode 'length'.");
-      }
+      return lengthGrouped(order, examples, batchSize, uniform).map(single);
+    case 'pack':
       return chunk(packRows(order, examples, maxLength as number), batchSize).map((rows) => padBatch(rows, padId));
-    }
-    default:
-      throw new RoadsterError('E_USAGE', `batches: mode must be one of ${BATCH_MODES.join(', ')}, found ${JSON.stringify(mode)}.`);
   }
 }

@@ -1,7 +1,8 @@
 // A tokenized dataset: its examples, statistics, a seeded train/eval split and the batches of each epoch.
 
 import { RoadsterError } from '../../errors.ts';
-import { makeBatches, type BatchOptions, type TrainBatch } from './batching.ts';
+import type { BatchSource } from '../batch.ts';
+import { checkBatchOptions, makeBatches, type BatchOptions, type TrainBatch } from './batching.ts';
 import type { DataFormat } from './formats.ts';
 import { checkSeed, permutation, seededStream } from './shuffle.ts';
 import { countLossTerms, type LabelMode, type TokenizedExample } from './tokenize.ts';
@@ -100,5 +101,18 @@ export class TokenizedDataset {
   /** The batches of one epoch; identical on every call with the same options (resume relies on it). */
   batches(options: BatchOptions): TrainBatch[] {
     return makeBatches(this.examples, options);
+  }
+
+  /** The trainer's view: the batches of each epoch under fixed options (the last epoch's list is kept). */
+  batchSource(options: Omit<BatchOptions, 'epoch'>): BatchSource {
+    checkBatchOptions(this.examples, options); // now, not mid-training
+    let last: { epoch: number; batches: readonly TrainBatch[] } | undefined;
+    return {
+      size: this.size,
+      batchesForEpoch: (epoch: number) => {
+        if (last?.epoch !== epoch) last = { epoch, batches: Object.freeze(this.batches({ ...options, epoch })) };
+        return last.batches;
+      },
+    };
   }
 }

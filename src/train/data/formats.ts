@@ -67,7 +67,10 @@ function messagesField(record: Record<string, unknown>): ChatMessage[] {
   });
 }
 
-/** The format a record's keys point to, or null when they point to none. */
+/**
+ * The format a record's keys point to, or null when they point to none.
+ * @throws LineError when the keys of two formats are present
+ */
 export function detectFormat(record: Record<string, unknown>): DataFormat | null {
   const has = (key: string): boolean => Object.hasOwn(record, key);
   const candidates: DataFormat[] = [];

@@ -7,10 +7,12 @@
 //   render(messages[:i+1]) minus render(messages[:i], add_generation_prompt) (TRL's prompt/completion split of a
 //   conversation); both must be token prefixes of the whole rendering. No EOS is added: the template writes the
 //   end-of-turn tokens, and they are in the span.
-// - classification, 'generate': prompt = text + separator, completion = the label's words (+ EOS, so a label that
-//   is a prefix of another stays distinguishable); 'classify': encode(text), no token loss, only the class.
+// - classification, 'generate': encode(text) ++ encode(separator) as the prompt, the label's words + EOS as the
+//   completion (EOS keeps a label that is a prefix of another distinguishable); 'classify': encode(text), no
+//   token loss, only the class index.
 // Truncation keeps the first maxLength tokens, except that prompt-completion drops prompt tokens from the left
-// first (keeping a leading BOS) so the completion survives. Labels at position 0 produce no loss term (the model
+// (keeping a leading BOS) and 'generate' classification drops text tokens from the right (keeping the separator),
+// so that the completion survives. Labels at position 0 produce no loss term (the model
 // predicts token t+1 from position t), so an example whose only loss labels sit at position 0 is dropped too.
 
 import { RoadsterError } from '../../errors.ts';
@@ -54,13 +56,22 @@ export interface TokenizeResult {
   readonly droppedTokens: number;
 }
 
-/** Token ids before truncation: one piece with its labels, or a prompt and a completion (loss on the latter). */
+/**
+ * Token ids before truncation: one piece with its labels; a prompt and a completion (loss on the latter); or a
+ * classification text, its separator and its label's completion.
+ */
 type Encoded =
   | { readonly kind: 'whole'; readonly ids: number[]; readonly labels: number[]; readonly classLabel?: number }
-  | { readonly kind: 'split'; readonly prompt: number[]; readonly completion: number[]; readonly classLabel?: number };
+  | { readonly kind: 'split'; readonly prompt: number[]; readonly completion: number[] }
+  | { readonly kind: 'labelled'; readonly text: number[]; readonly separator: number[]; readonly completion: number[]; readonly classLabel: number };
 
 function eosId(tokenizer: Tokenizer): number | null {
   return tokenizer.eosToken?.id ?? null;
+}
+
+/** The id to pad batches with: the tokenizer's pad token, else its EOS (as TRL does), else 0 (padding is masked). */
+export function defaultPadId(tokenizer: Tokenizer): number {
+  return tokenizer.padToken?.id ?? eosId(tokenizer) ?? 0;
 }
 
 /** The label words as they follow the separator: after one space, unless the separator ends in whitespace. */
@@ -94,10 +105,10 @@ function render(tokenizer: Tokenizer, messages: readonly ChatMessage[], addGener
 function notPrefixStable(what: string, i: number, text: string, fullText: string): LineError {
   const cause = fullText.startsWith(text)
     ? 'the text is a prefix, but the tokenizer merges characters across the boundary into different tokens'
-    : 'the template renders earlier turns differently when the conversation is longer (Qwen3, for example, adds ' +
-      'an empty <think> block only to the last assistant turn)';
+    : 'the template renders earlier turns differently once the conversation goes on; Qwen3, for example, adds ' +
+      'an empty <think> block to the last assistant turn only';
   return new LineError(`the chat template is not prefix-stable, so the assistant tokens of messages[${i}] cannot be ` +
-    `located: ${what} is not a token prefix of the whole conversation (${cause}). Split the conversation into one ` +
+    `located: ${what} is not a token prefix of the whole conversation: ${cause}. Split the conversation into one ` +
     'example per assistant turn, each ending with that turn, or use a prefix-stable template.');
 }
 
@@ -144,32 +155,50 @@ function encodeExample(example: Example, tokenizer: Tokenizer, options: Tokenize
         }
         case 'generate': {
           const separator = options.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR;
-          const prompt = tokenizer.encode(example.text + separator);
-          const completion = labelCompletionIds(tokenizer, options.classes.names[classLabel], separator);
-          return { kind: 'split', prompt, completion, classLabel };
+          return {
+            kind: 'labelled',
+            text: tokenizer.encode(example.text),
+            separator: tokenizer.encode(separator, { addSpecialTokens: false }),
+            completion: labelCompletionIds(tokenizer, options.classes.names[classLabel], separator),
+            classLabel,
+          };
         }
       }
     }
   }
 }
 
-/** Keeps the first `maxLength` tokens; a prompt loses its tokens from the left first (after a leading BOS). */
-function truncate(encoded: Encoded, maxLength: number, bos: number | null): { ids: number[]; labels: number[]; dropped: number } {
-  if (encoded.kind === 'whole') {
-    return { ids: encoded.ids.slice(0, maxLength), labels: encoded.labels.slice(0, maxLength), dropped: Math.max(0, encoded.ids.length - maxLength) };
-  }
-  const { completion } = encoded;
-  let prompt = encoded.prompt;
-  const total = prompt.length + completion.length;
-  const excess = total - maxLength;
-  if (excess > 0) {
-    const head = bos !== null && prompt[0] === bos ? 1 : 0;
-    const cut = Math.min(excess, prompt.length - head);
-    prompt = [...prompt.slice(0, head), ...prompt.slice(head + cut)];
-  }
+/** Ids and labels of a prompt (no loss) followed by a completion (loss), cut to `maxLength`. */
+function join(prompt: readonly number[], completion: readonly number[], maxLength: number): { ids: number[]; labels: number[] } {
   const ids = [...prompt, ...completion].slice(0, maxLength);
-  const labels = ids.map((id, t) => (t < prompt.length ? IGNORE_INDEX : id));
-  return { ids, labels, dropped: Math.max(0, excess) };
+  return { ids, labels: ids.map((id, t) => (t < prompt.length ? IGNORE_INDEX : id)) };
+}
+
+/**
+ * Keeps the first `maxLength` tokens, except: a prompt loses tokens from the left first (after a leading BOS),
+ * and a classification text loses tokens from the right first (its separator stays), so the completion survives.
+ */
+function truncate(encoded: Encoded, maxLength: number, bos: number | null): { ids: number[]; labels: number[]; dropped: number } {
+  switch (encoded.kind) {
+    case 'whole': {
+      const dropped = Math.max(0, encoded.ids.length - maxLength);
+      return { ids: encoded.ids.slice(0, maxLength), labels: encoded.labels.slice(0, maxLength), dropped };
+    }
+    case 'split': {
+      const { prompt, completion } = encoded;
+      const excess = prompt.length + completion.length - maxLength;
+      if (excess <= 0) return { ...join(prompt, completion, maxLength), dropped: 0 };
+      const head = bos !== null && prompt[0] === bos ? 1 : 0;
+      const cut = Math.min(excess, prompt.length - head);
+      return { ...join([...prompt.slice(0, head), ...prompt.slice(head + cut)], completion, maxLength), dropped: excess };
+    }
+    case 'labelled': {
+      const { text, separator, completion } = encoded;
+      const excess = text.length + separator.length + completion.length - maxLength;
+      const kept = excess <= 0 ? text : text.slice(0, Math.max(0, text.length - excess));
+      return { ...join([...kept, ...separator], completion, maxLength), dropped: Math.max(0, excess) };
+    }
+  }
 }
 
 /** Positions whose label is a loss term once the model shifts labels by one (position 0 never is). */
@@ -194,8 +223,7 @@ export function tokenizeExample(example: Example, tokenizer: Tokenizer, options:
   const classify = example.format === 'classification' && (options.labelMode ?? 'generate') === 'classify';
   const usable = classify ? ids.length > 0 : countLossTerms(labels) > 0;
   if (!usable) return { example: null, droppedTokens: dropped };
-  const out: TokenizedExample = encoded.classLabel === undefined
-    ? { inputIds: ids, labels }
-    : { inputIds: ids, labels, classLabel: encoded.classLabel };
+  const classLabel = encoded.kind === 'split' ? undefined : encoded.classLabel;
+  const out: TokenizedExample = classLabel === undefined ? { inputIds: ids, labels } : { inputIds: ids, labels, classLabel };
   return { example: out, droppedTokens: dropped };
 }

@@ -1,0 +1,156 @@
+// `roadster bench train`: RoAd (or LoRA) training steps on a preset-shaped model with random weights: one
+// step = one ONNX Runtime run giving the loss and every adapter gradient, plus the AdamW update. Reports the
+// median step time, tokens/s, peak RSS and the share of the measured matmul peak that the step's matmul
+// FLOPs reach (forward, plus the input gradients of the frozen projections and attention in backward).
+
+import { availableParallelism } from 'node:os';
+import { type Command, Option } from 'commander';
+import { loraConfig } from '../../adapters/lora/config.ts';
+import { PeftModel } from '../../adapters/peft-model.ts';
+import { roadConfig } from '../../adapters/road/config.ts';
+import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
+import { PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import { CausalLM } from '../../models/causal-lm.ts';
+import { benchMatmul } from '../../runtime/bench-matmul.ts';
+import { Runtime } from '../../runtime/index.ts';
+import { AdamW } from '../../train/optimizer.ts';
+import { peftParameterName } from '../../adapters/peft-model.ts';
+import { type CliIo, printJson } from '../io.ts';
+import { intAtLeast } from '../options.ts';
+import { ensurePresetFolder } from '../preset-cache.ts';
+
+interface TrainBenchOptions {
+  readonly preset: PresetName;
+  readonly batch: number;
+  readonly seq: number;
+  readonly steps: number;
+  readonly method: 'road' | 'lora';
+  readonly variant: RoadVariant;
+  readonly groupSize: number;
+  readonly rank: number;
+  readonly threads?: number;
+  readonly seed: number;
+  readonly json?: boolean;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function randomIds(batch: number, seq: number, vocab: number, seed: number): number[][] {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  return Array.from({ length: batch }, () => Array.from({ length: seq }, () => Math.floor(next() * vocab)));
+}
+
+/** Matmul FLOPs of one training step with frozen weights: forward, and input gradients in backward. */
+export function trainStepMatmulFlops(model: CausalLM, batch: number, seq: number): number {
+  const c = model.config;
+  const tokens = batch * seq;
+  let linear = 0;
+  for (const s of model.linearSites()) linear += s.inFeatures * s.outFeatures;
+  const head = c.hiddenSize * c.vocabSize;
+  const attention = c.numHiddenLayers * 2 * seq * c.numAttentionHeads * c.headDim; // QKᵀ and PV per token (full square)
+  const forward = 2 * tokens * (linear + head + attention);
+  // backward: dX of every projection and the head (one matmul each), and two matmuls per attention product
+  const backward = 2 * tokens * (linear + head + 2 * attention);
+  return forward + backward;
+}
+
+export async function benchTrain(opts: TrainBenchOptions, log: (line: string) => void) {
+  const threads = opts.threads ?? availableParallelism();
+  const { folder } = ensurePresetFolder(opts.preset, { dtype: 'BF16', seed: opts.seed });
+  const base = await CausalLM.fromFolder(folder);
+  const runtime = new Runtime({ threads });
+  try {
+    const config =
+      opts.method === 'road'
+        ? roadConfig({ variant: opts.variant, groupSize: opts.groupSize, targetModules: 'all-linear' }, base.config.modelType)
+        : loraConfig({ r: opts.rank, loraAlpha: opts.rank, targetModules: 'all-linear' }, base.config.modelType);
+    const peft = PeftModel.getPeftModel(base, runtime, config);
+    const params = new Map<string, Float32Array | Float64Array>();
+    for (const [path, site] of peft.parameters('default')) for (const [p, d] of Object.entries(site)) params.set(peftParameterName(path, p, 'default'), d);
+    const opt = new AdamW({ lr: 1e-3 });
+    const batchFor = (step: number) => {
+      const inputIds = randomIds(opts.batch, opts.seq, base.config.vocabSize, opts.seed + step);
+      return { inputIds, labels: inputIds };
+    };
+    log(`${opts.preset}: ${peft.printTrainableParameters()}; compiling the training graph ...`);
+    let t0 = performance.now();
+    const first = await peft.lossAndGrads(batchFor(0));
+    const firstStepMs = performance.now() - t0;
+    opt.step(params, first.grads);
+    log(`first step (session creation + run) ${firstStepMs.toFixed(0)} ms; timing ${opts.steps} steps ...`);
+    const times: number[] = [];
+    const optimizerMs: number[] = [];
+    for (let step = 1; step <= opts.steps; step++) {
+      const batch = batchFor(step);
+      t0 = performance.now();
+      const { grads } = await peft.lossAndGrads(batch);
+      const t1 = performance.now();
+      opt.step(params, grads);
+      const t2 = performance.now();
+      times.push(t2 - t0);
+      optimizerMs.push(t2 - t1);
+    }
+    const medianMs = median(times);
+    const flops = trainStepMatmulFlops(base, opts.batch, opts.seq);
+    const [peak] = await benchMatmul({ threads, cases: [{ m: 512, k: 576, n: 1536 }], warmup: 3, iters: 10 });
+    const achieved = flops / (medianMs / 1000) / 1e9;
+    return {
+      preset: opts.preset,
+      method: opts.method,
+      ...(opts.method === 'road' ? { variant: opts.variant, groupSize: opts.groupSize } : { rank: opts.rank }),
+      targets: 'all-linear',
+      batch: opts.batch,
+      seq: opts.seq,
+      steps: opts.steps,
+      threads,
+      trainableParameters: peft.trainableParameters().trainable,
+      medianMs,
+      minMs: Math.min(...times),
+      optimizerMedianMs: median(optimizerMs),
+      tokensPerSecond: (opts.batch * opts.seq) / (medianMs / 1000),
+      firstStepMs,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      matmulGflopPerStep: flops / 1e9,
+      achievedGflops: achieved,
+      measuredMatmulPeakGflops: peak.gflops,
+      shareOfMatmulPeak: achieved / peak.gflops,
+    };
+  } finally {
+    await runtime.release();
+  }
+}
+
+export function registerBenchTrain(bench: Command, io: CliIo): void {
+  bench
+    .command('train')
+    .description('adapter training steps (loss + gradients in one ONNX Runtime run, AdamW) on a preset-shaped model')
+    .addOption(new Option('--preset <name>', 'model shape').choices(PRESET_NAMES).makeOptionMandatory())
+    .option('--batch <n>', 'sequences per step', intAtLeast(1), 4)
+    .option('--seq <n>', 'tokens per sequence', intAtLeast(2), 256)
+    .option('--steps <n>', 'timed steps (the median is reported)', intAtLeast(1), 5)
+    .addOption(new Option('--method <m>', 'adapter method').choices(['road', 'lora']).default('road'))
+    .addOption(new Option('--variant <v>', 'RoAd variant').choices(ROAD_VARIANTS).default('road_1'))
+    .option('--group-size <n>', 'RoAd group size', intAtLeast(2), 64)
+    .option('--rank <n>', 'LoRA rank', intAtLeast(1), 8)
+    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
+    .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
+    .option('--json', 'print JSON instead of text')
+    .action(async (opts: TrainBenchOptions) => {
+      const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));
+      if (opts.json) return printJson(io, result);
+      io.stdout.write(
+        `${result.preset} ${result.method}: batch ${result.batch} x seq ${result.seq}: median step ${result.medianMs.toFixed(0)} ms, ` +
+          `${result.tokensPerSecond.toFixed(0)} tokens/s, ${result.achievedGflops.toFixed(0)} GFLOP/s (${(100 * result.shareOfMatmulPeak).toFixed(0)}% of the measured matmul peak), peak RSS ${result.peakRssMB.toFixed(0)} MB\n`,
+      );
+    });
+}
