@@ -51,6 +51,11 @@ export interface RunOptions {
   readonly dtype?: 'float32' | 'float64';
 }
 
+export interface GradOptions extends RunOptions {
+  /** Recompute each decoder layer in the backward pass (activation checkpointing): less memory, one more forward. */
+  readonly recompute?: boolean;
+}
+
 type Entry = AdapterEntry<AdapterConfig>;
 
 export class PeftModel {
@@ -225,9 +230,9 @@ export class PeftModel {
     return g;
   }
 
-  private traced(dtype: 'float32' | 'float64', withLoss: boolean, linear: (b: GraphBuilder) => LinearFn): { b: GraphBuilder; outputs: Record<string, Tensor> } {
+  private traced(dtype: 'float32' | 'float64', withLoss: boolean, linear: (b: GraphBuilder) => LinearFn, recompute = false): { b: GraphBuilder; outputs: Record<string, Tensor> } {
     const b = new GraphBuilder();
-    const { logits, loss } = this.base.trace(b, { dtype, withLoss, linear: linear(b), param: this.param });
+    const { logits, loss } = this.base.trace(b, { dtype, withLoss, linear: linear(b), param: this.param, recompute });
     return { b, outputs: loss ? { logits, loss } : { logits } };
   }
 
@@ -266,7 +271,7 @@ export class PeftModel {
    * The loss and the gradient of every parameter of the active adapters, keyed as PEFT names parameters
    * (`base_model.model.<module>.<param>.<adapter>`), in one run.
    */
-  async lossAndGrads(batch: PeftBatch, options: RunOptions = {}): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array> }> {
+  async lossAndGrads(batch: PeftBatch, options: GradOptions = {}): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array> }> {
     if (!batch.labels) throw new RoadsterError('E_USAGE', 'lossAndGrads needs labels');
     if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'mixed-adapter batches are for inference; train one adapter (or one active set) at a time');
     const entries = this.unmergedActive();
@@ -279,8 +284,9 @@ export class PeftModel {
       }
       for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), peftParameterName(path, p, e.name)]);
     });
-    const graph = this.graph(`grad:${dtype}:${this.structureKey(entries)}`, () => {
-      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries));
+    const recompute = options.recompute ?? false;
+    const graph = this.graph(`grad:${dtype}:${recompute}:${this.structureKey(entries)}`, () => {
+      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries), recompute);
       return grad(b.build({ loss: outputs.loss }), 'loss', wrt.map(([input]) => input));
     });
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, sequentialFeeds(entries, this.siteOf, dtype)));

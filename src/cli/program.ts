@@ -11,6 +11,7 @@ import { registerBenchMatmul } from './commands/bench-matmul.ts';
 import { registerBenchTrain } from './commands/bench-train.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerPresetWrite } from './commands/preset-write.ts';
+import { registerTrain } from './commands/train.ts';
 import type { CliIo } from './io.ts';
 
 /** Exit codes of the CLI. */
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
+  registerTrain(program, io);
   return program;
 }
 

@@ -6,8 +6,8 @@
 import { RoadsterError } from '../errors.ts';
 import { isFloat } from './dtype.ts';
 import { formatShape } from './dim.ts';
-import type { Graph } from './ir.ts';
-import { Op, type OpParams } from './ops.ts';
+import type { Graph, Node } from './ir.ts';
+import { Op, type OpParams, isLeafOp } from './ops.ts';
 import { GraphBuilder, type Tensor } from './tracer.ts';
 import { VJP_RULES, type VjpRule, zerosLike } from './vjp-rules.ts';
 
@@ -75,16 +75,27 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
   };
   accumulate(out.value, b.scalar(1, lossInfo.dtype));
 
+  // Recomputation regions: original value id → its recomputed twin, filled when the sweep enters a region.
+  const regions = new Map<number, Node[]>();
+  for (const n of graph.nodes) if (n.region !== undefined) regions.set(n.region, [...(regions.get(n.region) ?? []), n]);
+  const twin = new Map<number, Tensor>();
+  const recomputed = new Set<number>();
+  const view = (v: number) => twin.get(v) ?? b.tensor(v);
+
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const n = graph.nodes[i];
     if (n.inputs.length === 0 || !n.outputs.some((v) => cotangent.has(v))) continue;
+    if (n.region !== undefined && !recomputed.has(n.region)) {
+      recomputed.add(n.region);
+      recompute(b, graph, regions.get(n.region)!, cotangent, twin);
+    }
     const rule = VJP_RULES[n.op] as VjpRule<Op>;
     const grads = b.scope(`grad.${n.name}`, () =>
       rule({
         b,
         params: n.params,
-        inputs: n.inputs.map((v) => b.tensor(v)),
-        outputs: n.outputs.map((v) => b.tensor(v)),
+        inputs: n.inputs.map(view),
+        outputs: n.outputs.map(view),
         grads: n.outputs.map((v) => cotangent.get(v) ?? null),
         needs: (k) => active.has(n.inputs[k]),
       }),
@@ -101,4 +112,33 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
     outputs.push([gradName(name), cotangent.get(v) ?? zerosLike(b.tensor(v))]);
   });
   return b.build(outputs);
+}
+
+/**
+ * Re-emits a region's nodes for the backward pass (docs/autodiff.md#recomputation). Their float inputs from
+ * outside the region get `+ 0·g₀`, g₀ being one element of a cotangent flowing out of the region: the twins can
+ * then only run once the backward pass reaches the region (so the originals' outputs are freed during the
+ * forward pass), and ONNX Runtime's common-subexpression elimination cannot merge twins with originals.
+ */
+function recompute(b: GraphBuilder, graph: Graph, nodes: readonly Node[], cotangent: ReadonlyMap<number, Tensor>, twin: Map<number, Tensor>): void {
+  const inside = new Set(nodes.flatMap((n) => n.outputs));
+  const outflow = nodes.flatMap((n) => n.outputs).find((v) => cotangent.has(v));
+  if (outflow === undefined) return;
+  b.scope('recompute', () => {
+    const g = cotangent.get(outflow)!;
+    const dep = g.reshape([-1]).slice(0, 0, 1).reshape([]).mul(0); // [] = 0, after g exists
+    const delayed = new Map<number, Tensor>();
+    const source = (v: number): Tensor => {
+      if (inside.has(v)) return twin.get(v)!;
+      const info = graph.values[v];
+      if (!isFloat(info.dtype) || isLeafOp(graph.nodes[info.node].op)) return b.tensor(v);
+      let t = delayed.get(v);
+      if (!t) delayed.set(v, (t = b.tensor(v).add(info.dtype === dep.dtype ? dep : dep.cast(info.dtype))));
+      return t;
+    };
+    for (const n of nodes) {
+      const outs = b.apply(n.op, n.params, n.inputs.map(source), n.name.replace(/\//g, '.'));
+      n.outputs.forEach((v, k) => twin.set(v, outs[k]));
+    }
+  });
 }

@@ -14,6 +14,11 @@ export interface Node<O extends Op = Op> {
   readonly outputs: readonly number[];
   /** Unique, readable name (e.g. "model.layers.0.self_attn.q_proj/MatMul"). */
   readonly name: string;
+  /**
+   * Recomputation region (activation checkpointing): autodiff recomputes the nodes of a region in the backward
+   * pass instead of keeping their outputs alive, so only the region's inputs are saved.
+   */
+  readonly region?: number;
 }
 
 /** A value: one output of one node, with its inferred dtype and (possibly symbolic) shape. */

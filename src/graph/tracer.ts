@@ -26,6 +26,7 @@ interface MutableNode {
   inputs: number[];
   outputs: number[];
   name: string;
+  region?: number;
 }
 
 /** Something a binary op accepts: a tensor or a JS number (becomes a scalar constant of the tensor's dtype). */
@@ -39,12 +40,15 @@ export class GraphBuilder {
   private readonly inputNames = new Set<string>();
   private readonly scalars = new Map<string, Tensor>();
   private readonly scopes: string[] = [];
+  private region: number | undefined;
+  private regions = 0;
 
   /** A builder that starts with every node of `graph` (used by autodiff to append the backward pass). */
   static from(graph: Graph): GraphBuilder {
     const b = new GraphBuilder();
     for (const n of graph.nodes) {
       b.nodes.push({ ...n, params: n.params, inputs: [...n.inputs], outputs: [...n.outputs] });
+      if (n.region !== undefined) b.regions = Math.max(b.regions, n.region);
       b.names.add(n.name);
       if (n.op === Op.Input) b.inputNames.add((n.params as OpParams[Op.Input]).name);
     }
@@ -65,6 +69,21 @@ export class GraphBuilder {
       return fn();
     } finally {
       this.scopes.pop();
+    }
+  }
+
+  /**
+   * Traces `fn` as a recomputation region (activation checkpointing): the backward pass recomputes its nodes
+   * from the region's inputs instead of keeping their outputs, trading one more forward for memory. Regions do
+   * not nest; leaves (inputs, weights, constants) created inside are not part of the region.
+   */
+  checkpoint<T>(fn: () => T): T {
+    if (this.region !== undefined) return fn();
+    this.region = ++this.regions;
+    try {
+      return fn();
+    } finally {
+      this.region = undefined;
     }
   }
 
@@ -127,7 +146,9 @@ export class GraphBuilder {
       this.values.push(v);
       return v.id;
     });
-    this.nodes.push({ id, op, params, inputs: inputs.map((t) => t.id), outputs, name: nodeName });
+    const node: MutableNode = { id, op, params, inputs: inputs.map((t) => t.id), outputs, name: nodeName };
+    if (this.region !== undefined && inputs.length > 0) node.region = this.region;
+    this.nodes.push(node);
     return outputs.map((v) => new Tensor(this, v));
   }
 

@@ -25,6 +25,8 @@ export interface GraphOptions {
   readonly withLoss?: boolean;
   /** Replaces the plain projection (adapters attach here). */
   readonly linear?: LinearFn;
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations (training memory). */
+  readonly recompute?: boolean;
   /** Provides weights by name; by default they are graph initializers. */
   readonly param?: (b: GraphBuilder, name: string, dtype: DType) => Tensor;
 }
@@ -114,6 +116,7 @@ export class CausalLM {
         param: (name) => param(b, name, dtype),
         invFreq: b.constant(dtype === 'float32' ? Float32Array.from(inv) : Float64Array.from(inv), dtype, [inv.length]),
         linear: options.linear ?? plainLinear,
+        checkpointLayers: options.recompute ?? false,
       },
       inputs,
     );

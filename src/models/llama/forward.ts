@@ -30,6 +30,8 @@ export interface ForwardContext {
   /** [D/2] RoPE inverse frequencies, as a tensor of the compute dtype. */
   readonly invFreq: Tensor;
   readonly linear: LinearFn;
+  /** Trace each decoder layer as a recomputation region (activation checkpointing for training). */
+  readonly checkpointLayers?: boolean;
 }
 
 function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -94,11 +96,12 @@ export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidd
 
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const bias = config.layerTypes[i] === 'sliding' ? inputs.slidingBias! : inputs.attentionBias; // [B, 1, T, S]
-    x = b.scope(`model.layers.${i}`, () => {
+    const layer = () => {
       const attn = attention(ctx, i, rmsNorm(x, param(names.inputNorm(i)), config.rmsNormEps), cos, sin, bias);
       const h = x.add(attn); // [B, T, C]
       return h.add(mlp(ctx, i, rmsNorm(h, param(names.postAttentionNorm(i)), config.rmsNormEps))); // [B, T, C]
-    });
+    };
+    x = b.scope(`model.layers.${i}`, () => (ctx.checkpointLayers ? b.checkpoint(layer) : layer()));
   }
 
   const hidden = b.scope('model.norm', () => rmsNorm(x, param(names.finalNorm), config.rmsNormEps)); // [B, T, C]
@@ -107,9 +110,14 @@ export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidd
   return { hidden, logits };
 }
 
-/** HF's causal-LM loss: logits[:, :-1] against labels[:, 1:], mean over labels that are not -100. */
+/**
+ * HF's causal-LM loss: logits[:, :-1] against labels[:, 1:], mean over labels that are not -100. As transformers'
+ * ForCausalLMLoss, the labels are shifted (with -100 appended) instead of the logits, so the [B, T, V] logits
+ * are never copied.
+ */
 export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
-  const shifted = logits.slice(1, 0, -1); // [B, T-1, V]
-  const targets = labels.slice(1, 1); // [B, T-1]
-  return shifted.crossEntropy(targets, -100).named('loss'); // []
+  const [b] = labels.shape;
+  const ignore = labels.builder.scalar(-100, 'int64').expand([b, 1]); // [B, 1]
+  const targets = concat([labels.slice(1, 1), ignore], 1); // [B, T]
+  return logits.crossEntropy(targets, -100).named('loss'); // []
 }
