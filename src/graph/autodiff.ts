@@ -75,19 +75,23 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
   };
   accumulate(out.value, b.scalar(1, lossInfo.dtype));
 
-  // Recomputation regions: original value id → its recomputed twin, filled when the sweep enters a region.
+  // Stages and recomputation regions (docs/autodiff.md#recomputation): original value id → recomputed twin.
   const regions = new Map<number, Node[]>();
   for (const n of graph.nodes) if (n.region !== undefined) regions.set(n.region, [...(regions.get(n.region) ?? []), n]);
   const twin = new Map<number, Tensor>();
-  const recomputed = new Set<number>();
+  const entered = new Set<number>();
   const view = (v: number) => twin.get(v) ?? b.tensor(v);
+  // Gradients of targets whose last consumer has been differentiated, not yet tied into the sweep.
+  const lastInSweep = new Map<number, number>(); // target value → the first node consuming it (last in the sweep)
+  for (const n of graph.nodes) for (const v of n.inputs) if (targets.includes(v) && !lastInSweep.has(v)) lastInSweep.set(v, n.id);
+  const finished: Tensor[] = [];
 
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const n = graph.nodes[i];
     if (n.inputs.length === 0 || !n.outputs.some((v) => cotangent.has(v))) continue;
-    if (n.region !== undefined && !recomputed.has(n.region)) {
-      recomputed.add(n.region);
-      recompute(b, graph, regions.get(n.region)!, cotangent, twin);
+    if (n.region !== undefined && !entered.has(n.region)) {
+      entered.add(n.region);
+      enterRegion(b, graph, regions.get(n.region)!, cotangent, twin, finished.splice(0));
     }
     const rule = VJP_RULES[n.op] as VjpRule<Op>;
     const grads = b.scope(`grad.${n.name}`, () =>
@@ -104,6 +108,7 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
       const g = grads[k];
       if (g && active.has(v)) accumulate(v, g);
     });
+    for (const [v, first] of lastInSweep) if (first === n.id && cotangent.has(v)) finished.push(cotangent.get(v)!);
   }
 
   const outputs: [string, Tensor][] = graph.outputs.map((o) => [o.name, b.tensor(o.value)]);
@@ -114,30 +119,50 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
   return b.build(outputs);
 }
 
+/** One element of `t` as a scalar times zero: a value that is 0 but exists only once `t` does. */
+function zeroAfter(t: Tensor): Tensor {
+  return t.reshape([-1]).slice(0, 0, 1).reshape([]).mul(0); // []
+}
+
 /**
- * Re-emits a region's nodes for the backward pass (docs/autodiff.md#recomputation). Their float inputs from
- * outside the region get `+ 0·g₀`, g₀ being one element of a cotangent flowing out of the region: the twins can
- * then only run once the backward pass reaches the region (so the originals' outputs are freed during the
- * forward pass), and ONNX Runtime's common-subexpression elimination cannot merge twins with originals.
+ * Entering a stage in the backward sweep (docs/autodiff.md#recomputation). `dep`, a zero computed from one
+ * element of a cotangent flowing out of the stage and of every parameter gradient finished since the previous
+ * stage, makes the stage's backward pass wait for those gradients, so ONNX Runtime (which orders nodes by a
+ * depth-first search from the outputs) cannot postpone them and keep their inputs alive. A plain stage adds
+ * `dep` to the cotangents flowing out of it; a recomputation region re-emits its nodes ("twins") with `dep`
+ * added to their computed float and integer inputs, so the twins run only in the backward pass and ONNX Runtime's
+ * common-subexpression elimination cannot merge them with the originals.
  */
-function recompute(b: GraphBuilder, graph: Graph, nodes: readonly Node[], cotangent: ReadonlyMap<number, Tensor>, twin: Map<number, Tensor>): void {
+function enterRegion(
+  b: GraphBuilder,
+  graph: Graph,
+  nodes: readonly Node[],
+  cotangent: Map<number, Tensor>,
+  twin: Map<number, Tensor>,
+  finished: readonly Tensor[],
+): void {
   const inside = new Set(nodes.flatMap((n) => n.outputs));
-  const outflow = nodes.flatMap((n) => n.outputs).find((v) => cotangent.has(v));
-  if (outflow === undefined) return;
-  b.scope('recompute', () => {
-    const g = cotangent.get(outflow)!;
-    const dep = g.reshape([-1]).slice(0, 0, 1).reshape([]).mul(0); // [] = 0, after g exists
+  const outflow = [...inside].filter((v) => cotangent.has(v));
+  if (outflow.length === 0) return;
+  b.scope('stage', () => {
+    let dep = zeroAfter(cotangent.get(outflow[0])!);
+    for (const g of finished) dep = dep.add(zeroAfter(g).cast(dep.dtype));
+    const lift = (t: Tensor) => t.add(t.dtype === dep.dtype ? dep : dep.cast(t.dtype)); // float or int64
+    if (!nodes[0].recompute) {
+      if (finished.length > 0) for (const v of outflow) cotangent.set(v, lift(cotangent.get(v)!));
+      return;
+    }
     const delayed = new Map<number, Tensor>();
     const source = (v: number): Tensor => {
       if (inside.has(v)) return twin.get(v)!;
       const info = graph.values[v];
-      if (!isFloat(info.dtype) || isLeafOp(graph.nodes[info.node].op)) return b.tensor(v);
+      if (info.dtype === 'bool' || isLeafOp(graph.nodes[info.node].op)) return b.tensor(v);
       let t = delayed.get(v);
-      if (!t) delayed.set(v, (t = b.tensor(v).add(info.dtype === dep.dtype ? dep : dep.cast(info.dtype))));
+      if (!t) delayed.set(v, (t = lift(b.tensor(v))));
       return t;
     };
     for (const n of nodes) {
-      const outs = b.apply(n.op, n.params, n.inputs.map(source), n.name.replace(/\//g, '.'));
+      const outs = b.apply(n.op, n.params, n.inputs.map(source), `recompute.${n.name.replace(/\//g, '.')}`);
       n.outputs.forEach((v, k) => twin.set(v, outs[k]));
     }
   });

@@ -15,10 +15,12 @@ export interface Node<O extends Op = Op> {
   /** Unique, readable name (e.g. "model.layers.0.self_attn.q_proj/MatMul"). */
   readonly name: string;
   /**
-   * Recomputation region (activation checkpointing): autodiff recomputes the nodes of a region in the backward
-   * pass instead of keeping their outputs alive, so only the region's inputs are saved.
+   * Backward stage (e.g. one decoder layer): autodiff finishes the parameter gradients of one stage before the
+   * backward pass enters the next, so ONNX Runtime does not keep a stage's tensors alive for late reductions.
    */
   readonly region?: number;
+  /** The stage is also a recomputation region (activation checkpointing): its nodes are recomputed in backward. */
+  readonly recompute?: boolean;
 }
 
 /** A value: one output of one node, with its inferred dtype and (possibly symbolic) shape. */

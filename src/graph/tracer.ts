@@ -27,6 +27,7 @@ interface MutableNode {
   outputs: number[];
   name: string;
   region?: number;
+  recompute?: boolean;
 }
 
 /** Something a binary op accepts: a tensor or a JS number (becomes a scalar constant of the tensor's dtype). */
@@ -40,7 +41,7 @@ export class GraphBuilder {
   private readonly inputNames = new Set<string>();
   private readonly scalars = new Map<string, Tensor>();
   private readonly scopes: string[] = [];
-  private region: number | undefined;
+  private region: { id: number; recompute: boolean } | undefined;
   private regions = 0;
 
   /** A builder that starts with every node of `graph` (used by autodiff to append the backward pass). */
@@ -73,13 +74,24 @@ export class GraphBuilder {
   }
 
   /**
+   * Traces `fn` as one backward stage (see `Node.region`): the backward pass completes the gradients of the
+   * graph inputs used inside the stage before it moves on. Stages do not nest.
+   */
+  stage<T>(fn: () => T): T {
+    return this.region === undefined ? this.inRegion(false, fn) : fn();
+  }
+
+  /**
    * Traces `fn` as a recomputation region (activation checkpointing): the backward pass recomputes its nodes
    * from the region's inputs instead of keeping their outputs, trading one more forward for memory. Regions do
    * not nest; leaves (inputs, weights, constants) created inside are not part of the region.
    */
   checkpoint<T>(fn: () => T): T {
-    if (this.region !== undefined) return fn();
-    this.region = ++this.regions;
+    return this.region === undefined ? this.inRegion(true, fn) : fn();
+  }
+
+  private inRegion<T>(recompute: boolean, fn: () => T): T {
+    this.region = { id: ++this.regions, recompute };
     try {
       return fn();
     } finally {
@@ -147,7 +159,10 @@ export class GraphBuilder {
       return v.id;
     });
     const node: MutableNode = { id, op, params, inputs: inputs.map((t) => t.id), outputs, name: nodeName };
-    if (this.region !== undefined && inputs.length > 0) node.region = this.region;
+    if (this.region !== undefined && inputs.length > 0) {
+      node.region = this.region.id;
+      if (this.region.recompute) node.recompute = true;
+    }
     this.nodes.push(node);
     return outputs.map((v) => new Tensor(this, v));
   }

@@ -15,7 +15,8 @@ import { Runtime } from '../runtime/runtime.ts';
 import { type TokenBatch, attentionBias, batchShape, int64Tensor, positionIds } from './attention-inputs.ts';
 import { type LinearFn, type LinearSite, plainLinear } from './linear.ts';
 import { expectedTensors, linearSites } from './llama/checkpoint-names.ts';
-import { causalLmLoss, llamaForward } from './llama/forward.ts';
+import { llamaForward } from './llama/forward.ts';
+import { causalLmLoss, chunkedCausalLmLoss } from './lm-loss.ts';
 import { type Weight, loadWeights } from './load-weights.ts';
 
 export interface GraphOptions {
@@ -25,8 +26,13 @@ export interface GraphOptions {
   readonly withLoss?: boolean;
   /** Replaces the plain projection (adapters attach here). */
   readonly linear?: LinearFn;
-  /** Recompute each decoder layer in the backward pass instead of keeping its activations (training memory). */
+  /**
+   * Training memory: recompute each decoder layer in the backward pass instead of keeping its activations, and
+   * compute the loss over vocabulary chunks so that the [B, T, V] logits never exist at once.
+   */
   readonly recompute?: boolean;
+  /** Vocabulary chunks of the loss when `recompute` is set (default 8). */
+  readonly lossChunks?: number;
   /** Provides weights by name; by default they are graph initializers. */
   readonly param?: (b: GraphBuilder, name: string, dtype: DType) => Tensor;
 }
@@ -110,7 +116,7 @@ export class CausalLM {
       slidingBias: this.hasSlidingLayers ? b.input(INPUT_NAMES.slidingBias, dtype, ['B', 1, 'T', 'T']) : undefined,
     };
     const param = options.param ?? ((bb, name, dt) => this.weightTensor(bb, name, dt));
-    const { logits, hidden } = llamaForward(
+    const { logits, hidden, head } = llamaForward(
       {
         config: this.config,
         param: (name) => param(b, name, dtype),
@@ -122,7 +128,8 @@ export class CausalLM {
     );
     if (!options.withLoss) return { logits, hidden };
     const labels = b.input(INPUT_NAMES.labels, 'int64', ['B', 'T']);
-    return { logits, hidden, loss: causalLmLoss(logits, labels) };
+    const loss = options.recompute ? chunkedCausalLmLoss(hidden, head, labels, options.lossChunks ?? 8) : causalLmLoss(logits, labels);
+    return { logits, hidden, loss };
   }
 
   /** A graph with outputs `logits` and, with `withLoss`, `loss`. */

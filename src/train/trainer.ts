@@ -37,6 +37,8 @@ export interface TrainConfig {
   readonly keepCheckpoints: number;
   /** Stop when this many optimizer steps in a row had a non-finite loss or gradient. */
   readonly maxNonFiniteInARow: number;
+  /** Recompute decoder layers in the backward pass (activation checkpointing): less memory, about a third more time. */
+  readonly recompute: boolean;
   readonly outDir: string;
 }
 
@@ -56,6 +58,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outDir'> = {
   saveEvery: null,
   keepCheckpoints: 2,
   maxNonFiniteInARow: 10,
+  recompute: false,
 };
 
 /** One optimizer step as reported to callbacks and metrics.jsonl. */
@@ -121,7 +124,7 @@ export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run. */
 function fingerprint(config: TrainConfig, adapter: string, train: BatchSource): string {
-  const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, ...rest } = config;
+  const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, ...rest } = config;
   return JSON.stringify({ ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length });
 }
 
@@ -230,7 +233,8 @@ export class Trainer {
         throw new RoadsterError(
           'E_TRAIN',
           `${this.state.nonFiniteInARow} steps in a row had a non-finite loss or gradient (step ${this.state.step}); stopping. ` +
-            'The last good checkpoint is kept; lower the learning rate or check the data.',
+            (this.state.step > 0 && this.config.saveEvery !== null ? 'The last good checkpoint is kept; ' : '') +
+            'lower the learning rate or check the data.',
         );
       }
       const last = this.state.step >= total;
@@ -249,7 +253,7 @@ export class Trainer {
     let tokens = 0;
     for (const batch of group) {
       const weight = batch.lossTokens / Math.max(1, lossTokens);
-      const out = await this.peft.lossAndGrads(batch);
+      const out = await this.peft.lossAndGrads(batch, { recompute: this.config.recompute });
       loss += out.loss * weight;
       tokens += batch.tokens;
       for (const [name, g] of out.grads) {

@@ -39,6 +39,7 @@ export interface TrainFlags {
   readonly evalEvery?: number;
   readonly saveEvery?: number;
   readonly keepCheckpoints?: number;
+  readonly recompute?: boolean;
   readonly logEvery?: number;
   readonly skipBadLines?: boolean;
   readonly labelMode?: LabelMode;
@@ -107,6 +108,7 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
   evalEvery: { kind: { type: 'int', min: 1 }, value: 'n', help: 'evaluate every N optimizer steps (always at the end when there is eval data)' },
   saveEvery: { kind: { type: 'int', min: 1 }, value: 'n', help: 'checkpoint every N optimizer steps (always at the end)' },
   keepCheckpoints: { kind: { type: 'int', min: 1 }, value: 'n', help: 'checkpoints kept in <out>/checkpoints', shownDefault: d.keepCheckpoints },
+  recompute: { kind: { type: 'switch' }, help: 'recompute decoder layers in the backward pass: less memory, about a third more time' },
   logEvery: { kind: { type: 'int', min: 1 }, value: 'n', help: 'print a progress line every N steps when stderr is not a terminal', shownDefault: 10 },
   skipBadLines: { kind: { type: 'switch' }, help: 'skip and count bad JSONL lines instead of stopping at the first' },
   labelMode: { kind: { type: 'choice', choices: LABEL_MODES }, value: 'mode', help: 'text/label records: generate the label words (classify needs a classification head: not yet)', shownDefault: 'generate' },

@@ -213,6 +213,7 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
       evalEvery: flags.evalEvery ?? null,
       saveEvery: flags.saveEvery ?? null,
       keepCheckpoints: flags.keepCheckpoints ?? DEFAULT_TRAIN_CONFIG.keepCheckpoints,
+      recompute: flags.recompute ?? false,
     },
     logEvery: flags.logEvery ?? DEFAULT_LOG_EVERY,
     threads: flags.threads ?? null,

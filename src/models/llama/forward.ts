@@ -82,8 +82,8 @@ function mlp(ctx: ForwardContext, layer: number, x: Tensor): Tensor {
   return project(ctx, layer, 'down_proj', gate.mul(up)); // [B, T, C]
 }
 
-/** Runs the decoder; returns the final hidden states [B, T, C] and logits [B, T, V]. */
-export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidden: Tensor; logits: Tensor } {
+/** Runs the decoder; returns the final hidden states [B, T, C], the output head [V, C] and logits [B, T, V]. */
+export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidden: Tensor; head: Tensor; logits: Tensor } {
   const { config, param } = ctx;
   const b = inputs.inputIds.builder;
   let x = param(names.embed).gather(inputs.inputIds, 0).named('embed'); // [B, T, C]
@@ -101,23 +101,11 @@ export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidd
       const h = x.add(attn); // [B, T, C]
       return h.add(mlp(ctx, i, rmsNorm(h, param(names.postAttentionNorm(i)), config.rmsNormEps))); // [B, T, C]
     };
-    x = b.scope(`model.layers.${i}`, () => (ctx.checkpointLayers ? b.checkpoint(layer) : layer()));
+    x = b.scope(`model.layers.${i}`, () => (ctx.checkpointLayers ? b.checkpoint(layer) : b.stage(layer)));
   }
 
   const hidden = b.scope('model.norm', () => rmsNorm(x, param(names.finalNorm), config.rmsNormEps)); // [B, T, C]
   const head = config.tieWordEmbeddings ? param(names.embed) : param(names.lmHead); // [V, C]
   const logits = hidden.matmul(head, { transB: true }).named('logits'); // [B, T, V]
-  return { hidden, logits };
-}
-
-/**
- * HF's causal-LM loss: logits[:, :-1] against labels[:, 1:], mean over labels that are not -100. As transformers'
- * ForCausalLMLoss, the labels are shifted (with -100 appended) instead of the logits, so the [B, T, V] logits
- * are never copied.
- */
-export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
-  const [b] = labels.shape;
-  const ignore = labels.builder.scalar(-100, 'int64').expand([b, 1]); // [B, 1]
-  const targets = concat([labels.slice(1, 1), ignore], 1); // [B, T]
-  return logits.crossEntropy(targets, -100).named('loss'); // []
+  return { hidden, head, logits };
 }
