@@ -64,7 +64,7 @@ export interface BpeTrainerOptions {
   readonly specialTokens?: readonly string[];
   /** Pairs seen fewer times are never merged (default 2, as HF tokenizers' trainers). */
   readonly minFrequency?: number;
-  /** Reports progress every `every` merges. */
+  /** Called every 500 merges with the merges so far and the number of distinct pairs left. */
   readonly onProgress?: (merges: number, pairCount: number) => void;
 }
 
