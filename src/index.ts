@@ -96,4 +96,17 @@ export { type GreedyOptions, greedyGenerate } from './generate/greedy.ts';
 // errors
 export { type ErrorCode, RoadsterError } from './errors.ts';
 
-// adapters
+// adapters: RoAd and LoRA behind PEFT's API and file format
+export * from './adapters/index.ts';
+export { inspectAdapter, type AdapterReport } from './adapters/inspect.ts';
+
+// training
+export { AdamW, type AdamWOptions, clipCoefficient, globalNorm } from './train/optimizer.ts';
+export { type Schedule, type ScheduleKind, lrFactor } from './train/schedule.ts';
+export { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainHooks, type TrainReport, Trainer } from './train/trainer.ts';
+export type { BatchSource, TrainBatch } from './train/batch.ts';
+export { loadDataset, TokenizedDataset } from './train/data/index.ts';
+export { type ClassifyResult, classifyByLikelihood } from './train/classify.ts';
+
+// the main job
+export { DEFAULT_DEMO_OPTIONS, type DemoOptions, type DemoReport, runDemo } from './demo/run-demo.ts';

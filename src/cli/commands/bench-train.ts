@@ -30,6 +30,7 @@ interface TrainBenchOptions {
   readonly rank: number;
   readonly threads?: number;
   readonly seed: number;
+  readonly recompute?: boolean;
   readonly json?: boolean;
 }
 
@@ -84,7 +85,8 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
     };
     log(`${opts.preset}: ${peft.printTrainableParameters()}; compiling the training graph ...`);
     let t0 = performance.now();
-    const first = await peft.lossAndGrads(batchFor(0));
+    const recompute = opts.recompute === true;
+    const first = await peft.lossAndGrads(batchFor(0), { recompute });
     const firstStepMs = performance.now() - t0;
     opt.step(params, first.grads);
     log(`first step (session creation + run) ${firstStepMs.toFixed(0)} ms; timing ${opts.steps} steps ...`);
@@ -93,7 +95,7 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
     for (let step = 1; step <= opts.steps; step++) {
       const batch = batchFor(step);
       t0 = performance.now();
-      const { grads } = await peft.lossAndGrads(batch);
+      const { grads } = await peft.lossAndGrads(batch, { recompute });
       const t1 = performance.now();
       opt.step(params, grads);
       const t2 = performance.now();
@@ -109,6 +111,7 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
       method: opts.method,
       ...(opts.method === 'road' ? { variant: opts.variant, groupSize: opts.groupSize } : { rank: opts.rank }),
       targets: 'all-linear',
+      recompute,
       batch: opts.batch,
       seq: opts.seq,
       steps: opts.steps,
@@ -144,6 +147,7 @@ export function registerBenchTrain(bench: Command, io: CliIo): void {
     .option('--rank <n>', 'LoRA rank', intAtLeast(1), 8)
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
     .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
+    .option('--recompute', 'recompute layers in backward and chunk the loss (less memory, one more forward)')
     .option('--json', 'print JSON instead of text')
     .action(async (opts: TrainBenchOptions) => {
       const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));

@@ -1,0 +1,75 @@
+// The main job end to end at a tiny scale (the full settings take minutes; BENCHMARKS.md and README record a
+// full run), its data preparation, and its bad-input paths.
+
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { runCli } from '../../src/cli/program.ts';
+import { SHIPPED_MODEL_DIR, verifyShippedModel } from '../../src/demo/shipped-model.ts';
+import { balancedSample, isTestEmail, loadSpamAssassin, parseEmail } from '../../src/demo/spam-data.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'roadster-demo-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function run(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) => new Writable({ write: (c: Buffer | string, _e, done) => (into.push(String(c)), done()) });
+  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env: {} });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+test('e-mails keep Subject and body only; the split is fixed and the samples balanced', () => {
+  const raw = 'From: a@b.c\nReceived: from x by y\nSubject: Cheap =\n pills\nX-Mailing-List: spam\n\n<html><b>Buy</b>&nbsp;now=\n!</html>\n';
+  assert.deepEqual(parseEmail(raw), { subject: 'Cheap = pills', body: 'Buy now!' });
+  const all = loadSpamAssassin();
+  assert.equal(all.length, 6046);
+  const test = all.filter(isTestEmail);
+  assert.ok(test.length > 1000 && test.length < 1400, `${test.length} test e-mails`);
+  const sample = balancedSample(all.filter((e) => !isTestEmail(e)), 10, 3);
+  assert.equal(sample.filter((e) => e.label === 'spam').length, 10);
+  assert.deepEqual(sample.map((e) => e.id), balancedSample(all.filter((e) => !isTestEmail(e)), 10, 3).map((e) => e.id));
+  assert.ok(!sample.some((e) => /Received:|X-Mailing-List/.test(e.body)));
+});
+
+test('roadster demo runs end to end: base, RoAd, LoRA, merge agreement, saved adapter', async () => {
+  const out = join(scratch, 'run');
+  const r = await run('demo', '--out', out, '--steps', '3', '--train-per-class', '4', '--test-per-class', '4', '--json', '--threads', '1');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.trainExamples, 8);
+  assert.equal(report.testExamples, 8);
+  for (const k of ['base', 'road', 'lora', 'merged']) assert.ok(report[k].accuracy >= 0 && report[k].accuracy <= 1, k);
+  assert.equal(report.road.train.steps, 3);
+  assert.ok(report.road.train.trainableParameters > 0);
+  assert.equal(report.merged.agreesWithUnmerged, true);
+  assert.ok(existsSync(join(out, 'road', 'adapter_model.safetensors')));
+  assert.ok(existsSync(join(out, 'merged', 'model.safetensors')));
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'demo-report.json'), 'utf8')).classes, ['ham', 'spam']);
+});
+
+test('an existing output folder is refused and left untouched', async () => {
+  const out = join(scratch, 'taken');
+  mkdirSync(out);
+  writeFileSync(join(out, 'keep.txt'), 'mine');
+  const r = await run('demo', '--out', out, '--steps', '1');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /exists and is not empty/);
+  assert.deepEqual(readdirSync(out), ['keep.txt']);
+});
+
+test('a corrupted shipped model file is reported, never used', () => {
+  verifyShippedModel(SHIPPED_MODEL_DIR);
+  const copy = join(scratch, 'model');
+  cpSync(SHIPPED_MODEL_DIR, copy, { recursive: true });
+  const weights = join(copy, 'model.safetensors');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 10] ^= 0xff;
+  writeFileSync(weights, bytes);
+  assert.throws(() => verifyShippedModel(copy), { code: 'E_WEIGHTS', message: /model\.safetensors is corrupted/ });
+  rmSync(join(copy, 'tokenizer.json'));
+  assert.throws(() => verifyShippedModel(copy), { code: 'E_WEIGHTS' });
+});
