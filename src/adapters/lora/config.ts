@@ -1,7 +1,7 @@
 // LoraConfig: PEFT's LoRA config (tuners/lora/config.py, PEFT 0.20) in camelCase, with PEFT's defaults. Reading
 // keeps the fields roadster implements, ignores the ones that do not change a trained adapter's math (Megatron,
 // init-only sub-configs), and refuses, with a message naming the field, every one that changes the math and
-// is not implemented (DoRA, rank/alpha patterns, layer selection, LoRA bias, aLoRA, ...). Writing emits PEFT's
+// is not supported (DoRA, rank/alpha patterns, layer selection, LoRA bias, aLoRA, ...). Writing emits PEFT's
 // full field list with its defaults, so that Python PEFT loads the folder unchanged.
 
 import { RoadsterError } from '../../errors.ts';
@@ -85,7 +85,7 @@ const unset = (v: unknown) => v === undefined || v === null;
 const unsetOrEmpty = (v: unknown) => unset(v) || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && Object.keys(v as object).length === 0);
 const falsy = (v: unknown) => unset(v) || v === false;
 
-/** PEFT LoRA fields that change the adapter's math and are not implemented: when set, loading is refused. */
+/** PEFT LoRA fields that change the adapter's math and are not supported: when set, loading is refused. */
 const UNSUPPORTED: readonly { key: string; isDefault: (v: unknown) => boolean; what: string }[] = [
   { key: 'rank_pattern', isDefault: unsetOrEmpty, what: 'per-module ranks' },
   { key: 'alpha_pattern', isDefault: unsetOrEmpty, what: 'per-module alphas' },
@@ -122,7 +122,7 @@ export function parseLoraFields(json: Readonly<Record<string, unknown>>, common:
   };
 }
 
-/** The LoRA fields of adapter_config.json: PEFT 0.20's full list, with its defaults for what is not implemented. */
+/** The LoRA fields of adapter_config.json: PEFT 0.20's full list, with its defaults for what is not supported. */
 export function loraFieldsJson(config: LoraConfig): Record<string, unknown> {
   return {
     alora_invocation_tokens: null,

@@ -9,6 +9,7 @@ import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts
 import { CausalLM } from '../../models/causal-lm.ts';
 import { Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson } from '../io.ts';
+import { median, randomIds } from '../bench-inputs.ts';
 import { intAtLeast } from '../options.ts';
 import { PRESET_DTYPES, type PresetDtype, ensurePresetFolder } from '../preset-cache.ts';
 
@@ -46,24 +47,6 @@ export interface ForwardBenchResult {
   readonly storageDtype: PresetDtype;
   /** Whether the preset folder was written by this run (then peakRssMB includes writing it). */
   readonly presetCreated: boolean;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-/** Seeded uniform token ids in [0, vocab) (xorshift32). */
-function randomIds(batch: number, seq: number, vocab: number, seed: number): number[][] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return Array.from({ length: batch }, () => Array.from({ length: seq }, () => Math.floor(next() * vocab)));
 }
 
 const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;

@@ -16,6 +16,7 @@ import { Runtime } from '../../runtime/index.ts';
 import { AdamW } from '../../train/optimizer.ts';
 import { peftParameterName } from '../../adapters/peft-model.ts';
 import { type CliIo, printJson } from '../io.ts';
+import { median, randomIds } from '../bench-inputs.ts';
 import { intAtLeast } from '../options.ts';
 import { ensurePresetFolder } from '../preset-cache.ts';
 
@@ -32,23 +33,6 @@ interface TrainBenchOptions {
   readonly seed: number;
   readonly recompute?: boolean;
   readonly json?: boolean;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function randomIds(batch: number, seq: number, vocab: number, seed: number): number[][] {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return Array.from({ length: batch }, () => Array.from({ length: seq }, () => Math.floor(next() * vocab)));
 }
 
 /** Matmul FLOPs of one training step with frozen weights: forward, and input gradients in backward. */
