@@ -2,16 +2,7 @@
 // uniformly drawn offset, so windows may cross document boundaries, which `<|endoftext|>` marks), and fixed,
 // non-overlapping windows for evaluation.
 
-/** mulberry32: a small seeded 32-bit generator, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededUniforms } from '../../src/seeded-random.ts';
 
 /** Draws batches of `length`-token windows from `ids`, reproducibly for a seed. */
 export class WindowSampler {
@@ -23,7 +14,7 @@ export class WindowSampler {
     seed: number,
   ) {
     if (ids.length < length) throw new Error(`the token stream (${ids.length} tokens) is shorter than one window (${length})`);
-    this.next = mulberry32(seed ^ 0x5eed);
+    this.next = seededUniforms(seed ^ 0x5eed);
   }
 
   /** `rows` windows, each a view into the stream. */

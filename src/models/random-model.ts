@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseModelConfig } from '../io/config/index.ts';
 import { type FloatDtype, encodeFloat32, writeSafetensors } from '../io/safetensors/index.ts';
+import { seededNormals } from '../seeded-random.ts';
 import { expectedTensors } from './llama/checkpoint-names.ts';
 
 export interface RandomModelOptions {
@@ -15,24 +16,12 @@ export interface RandomModelOptions {
   readonly dtype?: FloatDtype;
 }
 
-/** Seeded standard normals (mulberry32 + Box–Muller). */
-function normals(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
 /** Writes config.json and model.safetensors with random weights into `folder`; returns the parameter count. */
 export function writeRandomModel(folder: string, configJson: Readonly<Record<string, unknown>>, options: RandomModelOptions = {}): number {
   const config = parseModelConfig(configJson, 'preset config');
   const std = typeof configJson.initializer_range === 'number' ? configJson.initializer_range : 0.02;
   const dtype = options.dtype ?? 'BF16';
-  const next = normals(options.seed ?? 0);
+  const next = seededNormals(options.seed ?? 0);
   mkdirSync(folder, { recursive: true });
   let count = 0;
   const tensors = expectedTensors(config).map((spec) => {

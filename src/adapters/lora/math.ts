@@ -2,7 +2,7 @@
 // the merged weight W' = W ± scaling · B A (`get_delta_weight`), and the per-row packing of a mixed batch.
 // Letters: r = rank, n = in_features, d = out_features, R = the largest rank among a batch's rows.
 
-import { seededUniforms } from '../seeded-random.ts';
+import { seededUniforms } from '../../seeded-random.ts';
 import type { LoraInit } from './config.ts';
 
 type Floats = Float32Array | Float64Array;

@@ -6,7 +6,7 @@ import type { Tensor } from '../../graph/tracer.ts';
 import type { LinearSite } from '../../models/linear.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
-import { seededNormals } from '../seeded-random.ts';
+import { seededNormals } from '../../seeded-random.ts';
 import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
 import { applyRoadTraced, roadColumnsTraced, rotateGroups } from './graph.ts';
 import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';

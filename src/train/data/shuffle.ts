@@ -1,7 +1,7 @@
 // Seeded shuffles for data order: a stream per (seed, purpose, epoch), mixed with murmur3's 32-bit finalizer so
 // nearby seeds and epochs give unrelated orders, feeding mulberry32 and a Fisher–Yates shuffle.
 
-import { seededUniforms } from '../../adapters/seeded-random.ts';
+import { seededUniforms } from '../../seeded-random.ts';
 import { RoadsterError } from '../../errors.ts';
 
 /** murmur3's fmix32. */

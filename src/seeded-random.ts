@@ -1,4 +1,5 @@
-// Seeded random numbers for adapter initialisation (mulberry32 and Box–Muller), so a seed reproduces an init.
+// Seeded random numbers (mulberry32 and Box–Muller) shared by every layer: adapter inits, random model weights,
+// data order and pretraining windows, so one seed reproduces a run.
 
 /** Uniforms in [0, 1). */
 export function seededUniforms(seed: number): () => number {
