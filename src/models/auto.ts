@@ -10,6 +10,7 @@ import { type DownloadProgress, type HubOptions, type ResolvedModelFiles, resolv
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from '../io/safetensors/index.ts';
 import { Tokenizer } from '../io/tokenizer/index.ts';
 import { CausalLM } from './causal-lm.ts';
+import { withClassificationHead } from './sequence-classification.ts';
 
 /** Options of the `fromPretrained` loaders. */
 export interface FromPretrainedOptions extends HubOptions {
@@ -80,6 +81,36 @@ export const AutoModelForCausalLM = {
     const resolved = await resolveCheckpoint(idOrPath, options);
     const source = resolved.source === 'local' ? resolved.folder : `${resolved.repoId}@${resolved.commitHash}`;
     return CausalLM.fromFolder(resolved.folder, { source });
+  },
+};
+
+/** Options of `AutoModelForSequenceClassification.fromPretrained`. */
+export interface SequenceClassificationOptions extends FromPretrainedOptions {
+  /** Class names by index (transformers' id2label); a checkpoint's own are kept when omitted. */
+  readonly id2label?: readonly string[];
+  /** Without id2label: this many classes named LABEL_0, LABEL_1, ... (transformers' default: 2). */
+  readonly numLabels?: number;
+  /** Seed of a new head's init (default 0). */
+  readonly seed?: number;
+  /** pad_token_id for saved config.json files when the model's has none (e.g. the tokenizer's pad or EOS id). */
+  readonly padTokenId?: number;
+}
+
+/** Loads sequence classifiers by id or folder, as transformers' `AutoModelForSequenceClassification`. */
+export const AutoModelForSequenceClassification = {
+  /**
+   * A classifier from a *ForSequenceClassification checkpoint (its `score` head and labels), or from a causal-LM
+   * checkpoint with a new head of `id2label` (or `numLabels`, default 2) classes drawn from N(0,
+   * initializer_range) with `seed`, and no lm_head.
+   * @throws RoadsterError as AutoModelForCausalLM.fromPretrained; E_WEIGHTS when a checkpoint's head has another
+   * number of labels; E_CONFIG for fewer than 2 labels
+   */
+  async fromPretrained(idOrPath: string, options: SequenceClassificationOptions = {}): Promise<CausalLM> {
+    const model = await AutoModelForCausalLM.fromPretrained(idOrPath, options);
+    const id2label =
+      options.id2label ??
+      (options.numLabels !== undefined ? Array.from({ length: options.numLabels }, (_, i) => `LABEL_${i}`) : model.classification?.id2label ?? ['LABEL_0', 'LABEL_1']);
+    return withClassificationHead(model, { id2label, seed: options.seed, padTokenId: options.padTokenId });
   },
 };
 

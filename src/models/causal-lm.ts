@@ -1,6 +1,7 @@
 // A causal language model of the Llama family with its weights in memory: traces graphs (forward, with or
 // without loss, float32 or float64) and runs them. Loading follows transformers' `from_pretrained`: a local
-// folder or a Hub id resolved through the HF cache.
+// folder or a Hub id resolved through the HF cache. A *ForSequenceClassification checkpoint loads here too, with
+// its `score` head (see sequence-classification.ts) and usually no lm_head.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +14,9 @@ import type { GenerationConfig } from '../io/config/index.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { type TokenBatch, attentionBias, batchShape, int64Tensor, positionIds } from './attention-inputs.ts';
+import { type SequenceClassification, sequenceClassificationOf } from './classification-config.ts';
 import { type LinearFn, type LinearSite, plainLinear } from './linear.ts';
-import { expectedTensors, linearSites } from './llama/checkpoint-names.ts';
+import { expectedTensors, linearSites, names } from './llama/checkpoint-names.ts';
 import { llamaForward } from './llama/forward.ts';
 import { causalLmLoss, chunkedCausalLmLoss } from './lm-loss.ts';
 import { type Weight, loadWeights } from './load-weights.ts';
@@ -62,6 +64,8 @@ export class CausalLM {
     readonly source = '<memory>',
     /** config.json and generation_config.json as read, so saved models keep every field. */
     readonly rawFiles: { readonly config?: unknown; readonly generationConfig?: unknown } = {},
+    /** The sequence-classification head (`score.weight` [K, C] in `weights`), or null for a plain causal LM. */
+    readonly classification: SequenceClassification | null = null,
   ) {}
 
   /**
@@ -70,19 +74,23 @@ export class CausalLM {
    */
   static async fromFolder(folder: string, options: { source?: string } = {}): Promise<CausalLM> {
     const { model, generation } = await loadModelConfig(folder);
-    const weights = loadWeights(folder, expectedTensors(model), model);
     const raw = (name: string) => (existsSync(join(folder, name)) ? (JSON.parse(readFileSync(join(folder, name), 'utf8')) as unknown) : undefined);
-    return new CausalLM(model, weights, generation, options.source ?? folder, {
-      config: raw('config.json'),
-      generationConfig: raw('generation_config.json'),
-    });
+    const config = raw('config.json');
+    const classification = sequenceClassificationOf(config, join(folder, 'config.json'));
+    const weights = loadWeights(folder, expectedTensors(model, classification?.id2label.length), model);
+    return new CausalLM(model, weights, generation, options.source ?? folder, { config, generationConfig: raw('generation_config.json') }, classification);
   }
 
   /** The same model with some weights replaced (e.g. merged adapters). */
   withWeights(replaced: ReadonlyMap<string, Weight>): CausalLM {
     const weights = new Map(this.weights);
     for (const [name, w] of replaced) weights.set(name, w);
-    return new CausalLM(this.config, weights, this.generationConfig, this.source, this.rawFiles);
+    return new CausalLM(this.config, weights, this.generationConfig, this.source, this.rawFiles, this.classification);
+  }
+
+  /** Whether the model has an output head over the vocabulary (a sequence classifier usually has none). */
+  get hasLmHead(): boolean {
+    return this.config.tieWordEmbeddings || this.weights.has(names.lmHead);
   }
 
   /** The decoder's linear layers, where adapters attach. */
@@ -115,7 +123,11 @@ export class CausalLM {
       attentionBias: b.input(INPUT_NAMES.attentionBias, dtype, ['B', 1, 'T', 'T']),
       slidingBias: this.hasSlidingLayers ? b.input(INPUT_NAMES.slidingBias, dtype, ['B', 1, 'T', 'T']) : undefined,
     };
-    const param = options.param ?? ((bb, name, dt) => this.weightTensor(bb, name, dt));
+    const given = options.param ?? ((bb, name, dt) => this.weightTensor(bb, name, dt));
+    // Without an lm_head (a sequence classifier) the vocabulary logits are a dead branch that is never lowered:
+    // a zero placeholder of the head's shape lets the forward code trace unchanged.
+    const param = (bb: GraphBuilder, name: string, dt: DType): Tensor =>
+      name === names.lmHead && !this.hasLmHead ? bb.scalar(0, dt).expand([this.config.vocabSize, this.config.hiddenSize]) : given(bb, name, dt);
     const { logits, hidden, head } = llamaForward(
       {
         config: this.config,
@@ -134,6 +146,7 @@ export class CausalLM {
 
   /** A graph with outputs `logits` and, with `withLoss`, `loss`. */
   buildGraph(options: GraphOptions = {}): Graph {
+    this.requireLmHead();
     const b = new GraphBuilder();
     const { logits, loss } = this.trace(b, options);
     return b.build(loss ? { logits, loss } : { logits });
@@ -170,6 +183,16 @@ export class CausalLM {
     if (batch.labels) feeds[INPUT_NAMES.labels] = int64Tensor(batch.labels);
     const out = await compiled.run(feeds);
     return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  /** Throws E_USAGE for vocabulary logits of a model without an lm_head. */
+  requireLmHead(): void {
+    if (!this.hasLmHead) {
+      throw new RoadsterError(
+        'E_USAGE',
+        `${this.source} is a sequence classifier without an lm_head: it gives class logits (classifySequences, or PeftModel.forward), not vocabulary logits`,
+      );
+    }
   }
 
   private readonly graphs = new Map<string, Graph>();

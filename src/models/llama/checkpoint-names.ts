@@ -17,6 +17,8 @@ export const names = {
   embed: 'model.embed_tokens.weight',
   finalNorm: 'model.norm.weight',
   lmHead: 'lm_head.weight',
+  /** The sequence-classification head (LlamaForSequenceClassification's `score`, Linear(C, K, bias=False)). */
+  score: 'score.weight',
   inputNorm: (i: number) => `model.layers.${i}.input_layernorm.weight`,
   postAttentionNorm: (i: number) => `model.layers.${i}.post_attention_layernorm.weight`,
   /** Module path of a projection (append ".weight" / ".bias"). */
@@ -60,8 +62,11 @@ export function hasBias(config: ModelConfig, kind: ProjectionKind): boolean {
   }
 }
 
-/** Every tensor the checkpoint must contain, with its shape. */
-export function expectedTensors(config: ModelConfig): TensorSpec[] {
+/**
+ * Every tensor the checkpoint must contain, with its shape. With `numLabels`, the checkpoint is a
+ * *ForSequenceClassification one: `score.weight` [K, C] instead of the untied lm_head.
+ */
+export function expectedTensors(config: ModelConfig, numLabels?: number): TensorSpec[] {
   const { hiddenSize: c, vocabSize: v } = config;
   const specs: TensorSpec[] = [{ name: names.embed, shape: [v, c] }];
   for (let i = 0; i < config.numHiddenLayers; i++) {
@@ -73,7 +78,8 @@ export function expectedTensors(config: ModelConfig): TensorSpec[] {
     }
   }
   specs.push({ name: names.finalNorm, shape: [c] });
-  if (!config.tieWordEmbeddings) specs.push({ name: names.lmHead, shape: [v, c] });
+  if (numLabels !== undefined) specs.push({ name: names.score, shape: [numLabels, c] });
+  else if (!config.tieWordEmbeddings) specs.push({ name: names.lmHead, shape: [v, c] });
   return specs;
 }
 
