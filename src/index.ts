@@ -83,10 +83,19 @@ export {
 } from './io/hub/index.ts';
 
 // models: the Llama family, loading, the linear seam
-export { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from './models/auto.ts';
+export { AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, type FromPretrainedOptions, type SequenceClassificationOptions } from './models/auto.ts';
 export { CausalLM, type ForwardResult, type GraphOptions, INPUT_NAMES } from './models/causal-lm.ts';
 export { type LinearFn, type LinearSite, type ProjectionKind, plainLinear } from './models/linear.ts';
 export { type TokenBatch, attentionBias, positionIds } from './models/attention-inputs.ts';
+export {
+  type ClassificationHeadOptions,
+  type ClassifyBatch,
+  argmaxRows,
+  classifySequences,
+  lastTokenPool,
+  withClassificationHead,
+} from './models/sequence-classification.ts';
+export { type SequenceClassification, sequenceClassificationConfigJson, sequenceClassificationOf } from './models/classification-config.ts';
 export type { Weight } from './models/load-weights.ts';
 export { type RandomModelOptions, writeRandomModel } from './models/random-model.ts';
 

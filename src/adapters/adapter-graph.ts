@@ -53,7 +53,8 @@ export function sequentialFeeds(
   return feeds;
 }
 
-function asDType(data: Float32Array | Float64Array, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
+/** `data` as the graph dtype (the same array when it already is). */
+export function asDType(data: Float32Array | Float64Array, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
   if (dtype === 'float64') return data instanceof Float64Array ? data : Float64Array.from(data);
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openSafetensors } from '../io/safetensors/index.ts';
 import type { CausalLM } from '../models/causal-lm.ts';
 import type { AdapterConfig } from './kinds.ts';
+import { HEAD_WEIGHT } from './modules-to-save.ts';
 import { ADAPTER_WEIGHTS_FILE, adapterConfigJson, readAdapterConfig, readAdapterFolder } from './peft-files.ts';
 
 export interface TensorStats {
@@ -51,13 +52,17 @@ export function tensorStats(data: Float32Array): TensorStats {
 /** Inspects the PEFT adapter folder `dir`; with `base`, also checks that it fits the model. */
 export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
   const config: AdapterConfig = readAdapterConfig(dir);
-  if (base) readAdapterFolder(dir, base.linearSites()); // validates shapes, names and values
+  if (base) {
+    // validates shapes, names and values (the classification head's too)
+    const head = base.classification ? base.weights.get(HEAD_WEIGHT) ?? null : null;
+    readAdapterFolder(dir, base.linearSites(), head);
+  }
   const reader = openSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
     const byModule = new Map<string, Record<string, TensorStats>>();
     let total = 0;
     for (const name of reader.tensorNames()) {
-      const m = /^base_model\.model\.(.+?)\.((?:road_|lora_).+)$/.exec(name);
+      const m = /^base_model\.model\.(.+?)\.((?:road_|lora_).+)$/.exec(name) ?? /^base_model\.model\.(score)\.(weight)$/.exec(name);
       const [module, param] = m ? [m[1], m[2]] : [name, 'value'];
       const data = reader.readFloat32(name);
       total += data.length;

@@ -28,6 +28,11 @@ export interface AdapterEntry<C = unknown> {
   readonly name: string;
   readonly config: C;
   readonly params: ReadonlyMap<string, SiteParams>;
+  /**
+   * PEFT's modules_to_save: the adapter's own copy of whole modules, by checkpoint weight name (only the
+   * sequence-classification head, "score.weight" [K, C]).
+   */
+  readonly modules?: ReadonlyMap<string, Float32Array | Float64Array>;
 }
 
 /** A linear layer's weights as the merge functions see them. */

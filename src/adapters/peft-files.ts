@@ -1,6 +1,7 @@
 // PEFT's adapter folder format, both ways: adapter_config.json (sorted keys, PEFT's common fields plus the
 // method's) and adapter_model.safetensors with PEFT's keys `base_model.model.<module path>.<param>` (adapter
-// name stripped), F32, metadata {"format": "pt"}. Loading validates the adapter against the model: every
+// name stripped), F32, metadata {"format": "pt"}; a classification head in modules_to_save is saved under its
+// module's key, `base_model.model.score.weight`. Loading validates the adapter against the model: every
 // wrapped module must exist and fit, every tensor must be present, of the right shape, and finite.
 
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { openSafetensors, writeFileAtomically, writeSafetensors } from '../io/sa
 import type { LinearSite } from '../models/linear.ts';
 import type { CommonAdapterConfig, SiteParams } from './kind.ts';
 import { type AdapterConfig, checkPeftType, kindOf, ADAPTER_KINDS } from './kinds.ts';
+import { HEAD_WEIGHT, checkModulesToSave, savesHead } from './modules-to-save.ts';
 import { parseTargetModules, selectSites, targetModulesToJson } from './target-modules.ts';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -53,6 +55,7 @@ export function parseAdapterConfig(json: unknown, where: string, defaultTargets?
     taskType: stringOrNull(obj, 'task_type', where) ?? 'CAUSAL_LM',
     inferenceMode: obj.inference_mode === undefined ? false : Boolean(obj.inference_mode),
   };
+  checkModulesToSave(common, where);
   return ADAPTER_KINDS[peftType].parseConfig(obj, common, where);
 }
 
@@ -73,12 +76,16 @@ export function adapterConfigJson(config: AdapterConfig, options: { inferenceMod
   return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors into `dir`, each file atomically. */
+/**
+ * Writes adapter_config.json and adapter_model.safetensors into `dir`, each file atomically. `modules` (the
+ * head of a classifier, by weight name with its shape) are saved as PEFT saves modules_to_save.
+ */
 export function writeAdapterFolder(
   dir: string,
   config: AdapterConfig,
   params: ReadonlyMap<string, SiteParams>,
   siteOf: (path: string) => LinearSite,
+  modules: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array | Float64Array }> = new Map(),
 ): void {
   mkdirSync(dir, { recursive: true });
   const tensors = [];
@@ -87,6 +94,9 @@ export function writeAdapterFolder(
     for (const [param, data] of Object.entries(site)) {
       tensors.push({ name: savedKey(path, param), dtype: 'F32' as const, shape: shapes[param], data: data instanceof Float32Array ? data : Float32Array.from(data) });
     }
+  }
+  for (const [weight, { shape, data }] of modules) {
+    tensors.push({ name: `${KEY_PREFIX}${weight}`, dtype: 'F32' as const, shape, data: data instanceof Float32Array ? data : Float32Array.from(data) });
   }
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
   const text = JSON.stringify(adapterConfigJson(config), null, 2);
@@ -109,16 +119,34 @@ export function readAdapterConfig(dir: string, defaultTargets?: readonly string[
 }
 
 /**
- * Reads an adapter folder written by PEFT (or by roadster) for a model whose linear layers are `sites`:
- * the config, and validated parameters for every wrapped layer.
+ * Reads an adapter folder written by PEFT (or by roadster) for a model whose linear layers are `sites` and
+ * whose classification head, if it has one, is `head` ([K, C]): the config, validated parameters for every
+ * wrapped layer, and the adapter's copy of the head when modules_to_save lists it.
  */
-export function readAdapterFolder(dir: string, sites: readonly LinearSite[]): { config: AdapterConfig; params: Map<string, SiteParams> } {
+export function readAdapterFolder(
+  dir: string,
+  sites: readonly LinearSite[],
+  head: { readonly shape: readonly number[] } | null = null,
+): { config: AdapterConfig; params: Map<string, SiteParams>; modules: Map<string, Float32Array> } {
   const config = readAdapterConfig(dir);
+  if (savesHead(config) && head === null) {
+    throw new RoadsterError(
+      'E_ADAPTER',
+      `${join(dir, ADAPTER_CONFIG_FILE)}: modules_to_save ${JSON.stringify(config.modulesToSave)} holds a sequence-classification head (task_type ${JSON.stringify(config.taskType)}), ` +
+        'but the base model has none; load the base with AutoModelForSequenceClassification.fromPretrained(model, { id2label }) (or withClassificationHead) first',
+    );
+  }
   const kind = kindOf(config);
   const file = join(dir, ADAPTER_WEIGHTS_FILE);
   if (!existsSync(file)) throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: the adapter folder has a config but no weights`);
   const chosen = selectSites(config.targetModules, sites, join(dir, ADAPTER_CONFIG_FILE));
   const reader = openSafetensors(file);
+  const readFinite = (key: string): Float32Array => {
+    const data = reader.readFloat32(key);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new RoadsterError('E_ADAPTER', `${file}: tensor "${key}" holds ${data[bad]} at index ${bad}; the adapter is broken (non-finite values)`);
+    return data;
+  };
   try {
     const used = new Set<string>();
     const params = new Map<string, SiteParams>();
@@ -137,13 +165,27 @@ export function readAdapterFolder(dir: string, sites: readonly LinearSite[]): { 
             `${file}: tensor "${key}" has shape [${info.shape.join(', ')}] but module ${site.path} (out ${site.outFeatures}, in ${site.inFeatures}) needs [${shape.join(', ')}]; the adapter was trained for another model or config`,
           );
         }
-        const data = reader.readFloat32(key);
-        const bad = data.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) throw new RoadsterError('E_ADAPTER', `${file}: tensor "${key}" holds ${data[bad]} at index ${bad}; the adapter is broken (non-finite values)`);
-        entry[param] = data;
+        entry[param] = readFinite(key);
         used.add(key);
       }
       params.set(site.path, entry);
+    }
+    const modules = new Map<string, Float32Array>();
+    if (savesHead(config) && head !== null) {
+      const key = `${KEY_PREFIX}${HEAD_WEIGHT}`;
+      if (!reader.has(key)) {
+        throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the classification head but the file does not hold it`);
+      }
+      const found = reader.info(key).shape;
+      if (found.length !== 2 || found[0] !== head.shape[0] || found[1] !== head.shape[1]) {
+        throw new RoadsterError(
+          'E_ADAPTER',
+          `${file}: the classification head "${key}" has shape [${found.join(', ')}] but the model's head is [${head.shape.join(', ')}] ` +
+            `(num_labels ${head.shape[0]}, hidden size ${head.shape[1]}); load the base model with the labels the adapter was trained with`,
+        );
+      }
+      modules.set(HEAD_WEIGHT, readFinite(key));
+      used.add(key);
     }
     const extra = reader.tensorNames().filter((n) => !used.has(n));
     if (extra.length > 0) {
@@ -152,7 +194,7 @@ export function readAdapterFolder(dir: string, sites: readonly LinearSite[]): { 
         `${file}: ${extra.length} tensor(s) match no wrapped module of this model (e.g. "${extra[0]}"); the adapter does not fit this model`,
       );
     }
-    return { config, params };
+    return { config, params, modules };
   } finally {
     reader.close();
   }

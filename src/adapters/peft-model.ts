@@ -1,7 +1,9 @@
 // PeftModel: a base CausalLM with named adapters, PEFT's API in camelCase (get_peft_model, from_pretrained,
 // load_adapter, set_adapter, disable_adapter, delete_adapter, save_pretrained, merge_adapter, unmerge_adapter,
 // merge_and_unload). Holds state (adapters, which are active or merged); graphs are rebuilt from that state
-// and cached; ONNX sessions are cached by the Runtime.
+// and cached; ONNX sessions are cached by the Runtime. On a sequence classifier (a base with a `score` head)
+// it is PEFT's PeftModelForSequenceClassification: forward gives class logits [B, K], and an adapter whose
+// modules_to_save lists the head trains, saves and merges its own copy of it (see modules-to-save.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,12 +16,15 @@ import { writeSafetensors } from '../io/safetensors/index.ts';
 import { type CausalLM, INPUT_NAMES } from '../models/causal-lm.ts';
 import type { LinearFn, LinearSite } from '../models/linear.ts';
 import { type TokenBatch, int64Tensor } from '../models/attention-inputs.ts';
+import { sequenceClassificationConfigJson } from '../models/classification-config.ts';
 import type { Weight } from '../models/load-weights.ts';
+import { classificationFeeds, traceSequenceClassification } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { type MixedPlan, mixedFeeds, mixedLinear, paramInputName, sequentialFeeds, sequentialLinear } from './adapter-graph.ts';
+import { type MixedPlan, asDType, mixedFeeds, mixedLinear, paramInputName, sequentialFeeds, sequentialLinear } from './adapter-graph.ts';
 import type { AdapterEntry, SiteParams } from './kind.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
+import { HEAD_WEIGHT, SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
 import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
 import { selectSites } from './target-modules.ts';
 
@@ -38,11 +43,14 @@ export const BASE_ADAPTER = '__base__';
 export interface PeftBatch extends TokenBatch {
   /** [B][T] labels (-100 ignored) for the causal-LM loss. */
   readonly labels?: readonly (readonly number[])[];
+  /** Sequence classifiers: one class index per row, for the mean cross-entropy of the class logits. */
+  readonly classLabels?: readonly number[];
   /** One adapter per row (`"__base__"` or null for none): PEFT's mixed-batch inference. */
   readonly adapterNames?: readonly (string | null)[];
 }
 
 export interface PeftForwardResult {
+  /** [B, T, V] vocabulary logits, or [B, K] class logits on a sequence classifier. */
   readonly logits: HostTensor;
   readonly loss?: number;
 }
@@ -58,6 +66,10 @@ export interface GradOptions extends RunOptions {
 
 type Entry = AdapterEntry<AdapterConfig>;
 
+/** Graph inputs of the classification head: [K, C] for the whole batch, or [B, K, C] with one head per row. */
+const HEAD_INPUT = `head:${HEAD_WEIGHT}`;
+const HEAD_ROWS_INPUT = `head_rows:${HEAD_WEIGHT}`;
+
 export class PeftModel {
   private readonly adapters = new Map<string, Entry>();
   private active: string[] = [];
@@ -67,6 +79,8 @@ export class PeftModel {
   private readonly overlay = new Map<string, Weight>();
   private readonly graphs = new Map<string, Graph>();
   private readonly sites: ReadonlyMap<string, LinearSite>;
+  /** The base model's classification head [K, C], or null for a causal LM. */
+  private readonly head: { readonly shape: readonly [number, number]; readonly data: Float32Array } | null;
 
   /** Wraps `base`; graphs run on `runtime`. Add adapters with `addAdapter` / `loadAdapter`. */
   constructor(
@@ -74,6 +88,13 @@ export class PeftModel {
     readonly runtime: Runtime,
   ) {
     this.sites = new Map(base.linearSites().map((s) => [s.path, s]));
+    const score = base.classification ? base.weights.get(HEAD_WEIGHT) : undefined;
+    this.head = score ? { shape: [score.shape[0], score.shape[1]], data: score.data } : null;
+  }
+
+  /** Whether the base is a sequence classifier (forward gives class logits). */
+  get isSequenceClassifier(): boolean {
+    return this.head !== null;
   }
 
   /** PEFT's `get_peft_model`: a new adapter `adapterName` initialised from `config`, made active. */
@@ -108,22 +129,29 @@ export class PeftModel {
     return a;
   }
 
-  private register(name: string, config: AdapterConfig, params: Map<string, SiteParams>): void {
+  private register(name: string, config: AdapterConfig, params: Map<string, SiteParams>, modules: Map<string, Float32Array | Float64Array>): void {
     if (name === BASE_ADAPTER) throw new RoadsterError('E_USAGE', `"${BASE_ADAPTER}" is reserved for "no adapter" in mixed batches`);
     if (this.adapters.has(name)) throw new RoadsterError('E_USAGE', `an adapter named "${name}" is already loaded; delete it first or pick another name`);
-    if (config.modulesToSave && config.modulesToSave.length > 0) {
-      throw new RoadsterError(
-        'E_ADAPTER',
-        `adapter "${name}": modules_to_save ${JSON.stringify(config.modulesToSave)} is not supported yet (roadster trains and saves adapter layers only); set it to null`,
-      );
-    }
-    this.adapters.set(name, { name, config, params });
+    this.adapters.set(name, { name, config, params, modules });
     if (this.active.length === 0) this.active = [name];
     this.graphs.clear();
   }
 
-  /** Adds a freshly initialised adapter (PEFT's `add_adapter`). The first adapter becomes active. */
-  addAdapter(name: string, config: AdapterConfig, seed = 0): void {
+  /**
+   * Adds a freshly initialised adapter (PEFT's `add_adapter`). The first adapter becomes active. With task type
+   * "SEQ_CLS" on a sequence classifier, modules_to_save gains "classifier" and "score" as in PEFT, and the
+   * adapter trains its own copy of the head, starting from the base model's.
+   */
+  addAdapter(name: string, given: AdapterConfig, seed = 0): void {
+    checkModulesToSave(given, `adapter "${name}"`);
+    if (this.head === null && (given.taskType === SEQ_CLS || savesHead(given))) {
+      throw new RoadsterError(
+        'E_ADAPTER',
+        `adapter "${name}": task_type ${JSON.stringify(given.taskType)} with modules_to_save ${JSON.stringify(given.modulesToSave)} trains a sequence-classification head, ` +
+          'but the base model has none; load it with AutoModelForSequenceClassification.fromPretrained(model, { id2label }) or withClassificationHead',
+      );
+    }
+    const config = withClassifierModules(given);
     const kind = kindOf(config);
     const chosen = selectSites(config.targetModules, [...this.sites.values()], `adapter "${name}"`);
     const params = new Map<string, SiteParams>();
@@ -131,13 +159,15 @@ export class PeftModel {
       kind.checkSite(config, site);
       params.set(site.path, kind.initParams(config, site, seed * 100003 + i));
     });
-    this.register(name, config, params);
+    const modules = new Map<string, Float32Array | Float64Array>();
+    if (this.head && savesHead(config)) modules.set(HEAD_WEIGHT, Float32Array.from(this.head.data)); // PEFT copies the original module
+    this.register(name, config, params, modules);
   }
 
-  /** Loads a PEFT adapter folder as `name` (PEFT's `load_adapter`). */
+  /** Loads a PEFT adapter folder as `name` (PEFT's `load_adapter`), with its classification head if it saved one. */
   loadAdapter(dir: string, name: string): void {
-    const { config, params } = readAdapterFolder(dir, [...this.sites.values()]);
-    this.register(name, config, params);
+    const { config, params, modules } = readAdapterFolder(dir, [...this.sites.values()], this.head);
+    this.register(name, config, params, modules);
   }
 
   /** Makes `names` the active adapters, applied in this order (PEFT's `set_adapter`). */
@@ -172,6 +202,25 @@ export class PeftModel {
   }
 
   /**
+   * An adapter's modules_to_save copies by weight name (the classification head "score.weight" [K, C]; live
+   * arrays, like `parameters`); empty when it has none.
+   */
+  modules(name: string): ReadonlyMap<string, Float32Array | Float64Array> {
+    return this.adapter(name).modules ?? new Map();
+  }
+
+  /**
+   * Every trainable tensor of an adapter under PEFT's `named_parameters()` names: its layer parameters and its
+   * copy of the head (`base_model.model.score.modules_to_save.<adapter>.weight`). The arrays are live.
+   */
+  namedParameters(name: string): Map<string, Float32Array | Float64Array> {
+    const out = new Map<string, Float32Array | Float64Array>();
+    for (const [path, site] of this.parameters(name)) for (const [p, data] of Object.entries(site)) out.set(peftParameterName(path, p, name), data);
+    for (const [weight, data] of this.modules(name)) out.set(peftModuleParameterName(weight, name), data);
+    return out;
+  }
+
+  /**
    * Stores an adapter's parameters as float64 (master weights for float64 training and gradient checks) or
    * back as float32. Saved files are always F32, as PEFT writes them.
    */
@@ -181,13 +230,17 @@ export class PeftModel {
     for (const [path, site] of a.params) {
       params.set(path, Object.fromEntries(Object.entries(site).map(([k, v]) => [k, dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v)])));
     }
-    this.adapters.set(name, { ...a, params });
+    const modules = new Map([...(a.modules ?? [])].map(([k, v]) => [k, dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v)]));
+    this.adapters.set(name, { ...a, params, modules });
   }
 
   /** Trainable parameters of the active adapters and all parameters (base + adapters), as PEFT counts them. */
   trainableParameters(): { trainable: number; total: number; percent: number } {
     let trainable = 0;
-    for (const n of this.active) for (const p of this.adapter(n).params.values()) for (const a of Object.values(p)) trainable += a.length;
+    for (const n of this.active) {
+      for (const p of this.adapter(n).params.values()) for (const a of Object.values(p)) trainable += a.length;
+      for (const m of this.modules(n).values()) trainable += m.length;
+    }
     let base = 0;
     for (const w of this.base.weights.values()) base += w.data.length;
     const total = base + trainable;
@@ -203,7 +256,8 @@ export class PeftModel {
   /** Saves one adapter (default: the first active one) as a PEFT folder in `dir`. */
   saveAdapter(dir: string, name = this.active[0]): void {
     const a = this.adapter(name);
-    writeAdapterFolder(dir, a.config, a.params, this.siteOf);
+    const modules = new Map([...this.modules(name)].map(([weight, data]) => [weight, { shape: this.head!.shape, data }]));
+    writeAdapterFolder(dir, a.config, a.params, this.siteOf, modules);
   }
 
   /** PEFT's `save_pretrained`: "default" (or the first adapter) in `dir`, every other adapter in `dir/<name>`. */
@@ -230,9 +284,22 @@ export class PeftModel {
     return g;
   }
 
-  private traced(dtype: 'float32' | 'float64', withLoss: boolean, linear: (b: GraphBuilder) => LinearFn, recompute = false): { b: GraphBuilder; outputs: Record<string, Tensor> } {
+  /** Traces the model with `linear` at every projection: vocabulary logits, or class logits on a classifier. */
+  private traced(
+    dtype: 'float32' | 'float64',
+    withLoss: boolean,
+    linear: (b: GraphBuilder) => LinearFn,
+    options: { recompute?: boolean; headRows?: boolean } = {},
+  ): { b: GraphBuilder; outputs: Record<string, Tensor> } {
     const b = new GraphBuilder();
-    const { logits, loss } = this.base.trace(b, { dtype, withLoss, linear: linear(b), param: this.param, recompute });
+    const common = { dtype, withLoss, linear: linear(b), param: this.param, recompute: options.recompute ?? false };
+    const head = this.head;
+    const { logits, loss } = head
+      ? traceSequenceClassification(this.base, b, {
+          ...common,
+          score: (bb, dt) => (options.headRows ? bb.input(HEAD_ROWS_INPUT, dt, ['B', ...head.shape]) : bb.input(HEAD_INPUT, dt, head.shape)),
+        })
+      : this.base.trace(b, common);
     return { b, outputs: loss ? { logits, loss } : { logits } };
   }
 
@@ -242,26 +309,59 @@ export class PeftModel {
 
   private siteOf = (path: string): LinearSite => this.sites.get(path)!;
 
-  /** Runs the model: logits [B, T, V] and, with labels, the loss. Rows may name different adapters. */
+  /**
+   * The active adapter whose head classifies (PEFT's ModulesToSaveWrapper forwards through the active adapter's
+   * copy, and allows one); null: the base model's head.
+   */
+  private headOwner(): Entry | null {
+    if (this.disabled || this.head === null) return null;
+    const owners = this.active.map((n) => this.adapter(n)).filter((e) => e.modules?.has(HEAD_WEIGHT));
+    if (owners.length > 1) {
+      throw new RoadsterError(
+        'E_USAGE',
+        `adapters ${owners.map((e) => `"${e.name}"`).join(', ')} each carry a classification head (modules_to_save); as in PEFT, only one of them may be active`,
+      );
+    }
+    return owners[0] ?? null;
+  }
+
+  private headData(entry: Entry | null): Float32Array | Float64Array {
+    return entry?.modules?.get(HEAD_WEIGHT) ?? this.head!.data;
+  }
+
+  /** Feeds of the head: the active one [K, C], or each row's adapter's [B, K, C] in mixed batches. */
+  private headFeeds(dtype: 'float32' | 'float64', rows?: readonly (string | null)[]): Record<string, HostTensor> {
+    if (this.head === null) return {};
+    const [k, c] = this.head.shape;
+    if (!rows) return { [HEAD_INPUT]: { dtype, shape: [k, c], data: asDType(this.headData(this.headOwner()), dtype) } };
+    const data = dtype === 'float64' ? new Float64Array(rows.length * k * c) : new Float32Array(rows.length * k * c);
+    rows.forEach((n, i) => data.set(this.headData(n === null || n === BASE_ADAPTER ? null : this.adapter(n)), i * k * c));
+    return { [HEAD_ROWS_INPUT]: { dtype, shape: [rows.length, k, c], data } };
+  }
+
+  /**
+   * Runs the model: logits [B, T, V] and, with labels, the loss; on a sequence classifier, class logits [B, K]
+   * and, with classLabels, their mean cross-entropy. Rows may name different adapters.
+   */
   async forward(batch: PeftBatch, options: RunOptions = {}): Promise<PeftForwardResult> {
     const dtype = options.dtype ?? 'float32';
-    const withLoss = batch.labels !== undefined;
+    const withLoss = this.head ? batch.classLabels !== undefined : batch.labels !== undefined;
     let graph: Graph;
     let extra: Record<string, HostTensor>;
     if (batch.adapterNames) {
       const plan = this.mixedPlan(batch);
       graph = this.graph(`mixed:${dtype}:${withLoss}:${plan.key}`, () => {
-        const { b, outputs } = this.traced(dtype, withLoss, (bb) => mixedLinear(bb, plan));
+        const { b, outputs } = this.traced(dtype, withLoss, (bb) => mixedLinear(bb, plan), { headRows: true });
         return b.build(outputs);
       });
-      extra = mixedFeeds(plan, dtype);
+      extra = { ...mixedFeeds(plan, dtype), ...this.headFeeds(dtype, batch.adapterNames) };
     } else {
       const entries = this.unmergedActive();
       graph = this.graph(`seq:${dtype}:${withLoss}:${this.structureKey(entries)}`, () => {
         const { b, outputs } = this.traced(dtype, withLoss, (bb) => sequentialLinear(bb, dtype, entries));
         return b.build(outputs);
       });
-      extra = sequentialFeeds(entries, this.siteOf, dtype);
+      extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype) };
     }
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
     return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
@@ -269,10 +369,15 @@ export class PeftModel {
 
   /**
    * The loss and the gradient of every parameter of the active adapters, keyed as PEFT names parameters
-   * (`base_model.model.<module>.<param>.<adapter>`), in one run.
+   * (`base_model.model.<module>.<param>.<adapter>`), in one run. On a sequence classifier the loss is the
+   * class cross-entropy (the batch needs classLabels) and the active adapter's head gets its gradient too
+   * (`base_model.model.score.modules_to_save.<adapter>.weight`).
    */
   async lossAndGrads(batch: PeftBatch, options: GradOptions = {}): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array> }> {
-    if (!batch.labels) throw new RoadsterError('E_USAGE', 'lossAndGrads needs labels');
+    if (this.head && !batch.classLabels) {
+      throw new RoadsterError('E_USAGE', 'lossAndGrads on a sequence classifier needs classLabels (one class index per row)');
+    }
+    if (!this.head && !batch.labels) throw new RoadsterError('E_USAGE', 'lossAndGrads needs labels');
     if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'mixed-adapter batches are for inference; train one adapter (or one active set) at a time');
     const entries = this.unmergedActive();
     if (entries.length === 0) throw new RoadsterError('E_USAGE', 'no active, unmerged adapter to train');
@@ -284,18 +389,22 @@ export class PeftModel {
       }
       for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), peftParameterName(path, p, e.name)]);
     });
+    const owner = this.headOwner();
+    if (owner && entries.includes(owner)) wrt.push([HEAD_INPUT, peftModuleParameterName(HEAD_WEIGHT, owner.name)]);
     const recompute = options.recompute ?? false;
-    const graph = this.graph(`grad:${dtype}:${recompute}:${this.structureKey(entries)}`, () => {
-      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries), recompute);
+    const graph = this.graph(`grad:${dtype}:${recompute}:${wrt.length}:${this.structureKey(entries)}`, () => {
+      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries), { recompute });
       return grad(b.build({ loss: outputs.loss }), 'loss', wrt.map(([input]) => input));
     });
-    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, sequentialFeeds(entries, this.siteOf, dtype)));
+    const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype) };
+    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
     const grads = new Map<string, Float32Array | Float64Array>();
     for (const [input, name] of wrt) grads.set(name, out[gradName(input)].data as Float32Array | Float64Array);
     return { loss: Number(out.loss.data[0]), grads };
   }
 
   private feeds(batch: PeftBatch, dtype: 'float32' | 'float64', extra: Record<string, HostTensor>): Record<string, HostTensor> {
+    if (this.head) return { ...classificationFeeds(this.base, batch, dtype), ...extra };
     const feeds = { ...this.base.feeds(batch, dtype), ...extra };
     if (batch.labels) feeds[INPUT_NAMES.labels] = int64Tensor(batch.labels);
     return feeds;
@@ -370,20 +479,35 @@ export class PeftModel {
     this.graphs.clear();
   }
 
-  /** The base model with the active adapters merged in, as a plain CausalLM (PEFT's `merge_and_unload`). */
+  /**
+   * The base model with the active adapters merged in, as a plain CausalLM (PEFT's `merge_and_unload`). On a
+   * classifier, the active adapter's head replaces the base model's, as PEFT unwraps modules_to_save.
+   */
   mergeAndUnload(options: { safeMerge?: boolean } = {}): CausalLM {
+    const owner = this.headOwner();
     this.mergeAdapter(this.active, options);
-    return this.base.withWeights(this.overlay);
+    const weights = new Map(this.overlay);
+    if (owner && this.head) weights.set(HEAD_WEIGHT, { shape: this.head.shape, data: Float32Array.from(this.headData(owner)) });
+    return this.base.withWeights(weights);
   }
 
-  /** Writes the merged model as a Hugging Face folder (config.json, generation_config.json, model.safetensors). */
+  /**
+   * Writes the merged model as a Hugging Face folder (config.json, model.safetensors, and generation_config.json
+   * for a causal LM). A classifier is written as transformers' *ForSequenceClassification: `score.weight`, no
+   * lm_head, and config.json with its architecture, num_labels, id2label and label2id.
+   */
   saveMergedModel(dir: string, options: { safeMerge?: boolean } = {}): void {
     const merged = this.mergeAndUnload(options);
-    if (merged.rawFiles.config === undefined) throw new RoadsterError('E_USAGE', 'the base model was not loaded from a folder; its config.json is unknown');
+    const raw = merged.rawFiles.config;
+    if (raw === undefined) throw new RoadsterError('E_USAGE', 'the base model was not loaded from a folder; its config.json is unknown');
     mkdirSync(dir, { recursive: true });
     const tensors = [...merged.weights].map(([name, w]) => ({ name, dtype: 'F32' as const, shape: w.shape, data: w.data }));
     writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(merged.rawFiles.config, null, 2) + '\n');
-    if (merged.rawFiles.generationConfig !== undefined) writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(merged.rawFiles.generationConfig, null, 2) + '\n');
+    const config = merged.classification ? sequenceClassificationConfigJson(raw as Record<string, unknown>, merged.classification) : raw;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    // transformers saves generation_config.json only for models that generate
+    if (merged.rawFiles.generationConfig !== undefined && !merged.classification) {
+      writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(merged.rawFiles.generationConfig, null, 2) + '\n');
+    }
   }
 }
