@@ -1,14 +1,15 @@
 // The training loop: one ONNX Runtime run per micro-batch gives the loss and the adapter gradients; AdamW
 // (in TypeScript: adapter parameters are tiny) updates the parameters in place. Gradient accumulation is
-// token-weighted, clipping global; non-finite steps are skipped and counted. Checkpoints (adapter, optimizer
-// moments, trainer state with the data position) make `resume` continue bit for bit.
+// token-weighted (example-weighted for a sequence classifier, whose loss is a mean over rows), clipping global;
+// non-finite steps are skipped and counted. A classifier's head (modules_to_save) trains with the adapter.
+// Checkpoints (adapter with its head, optimizer moments, trainer state with the data position) make `resume`
+// continue bit for bit.
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
 import { writeFileAtomically } from '../io/safetensors/index.ts';
 import type { PeftModel } from '../adapters/peft-model.ts';
-import { peftParameterName } from '../adapters/peft-model.ts';
 import { type CheckpointPayload, cleanPartialCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { lossCurveSvg } from './loss-curve.ts';
@@ -88,6 +89,8 @@ export interface TrainHooks {
 
 export interface TrainReport {
   readonly adapter: string;
+  /** PEFT's task type: "CAUSAL_LM", or "SEQ_CLS" for a sequence classifier (evalAccuracy is then arg-max accuracy). */
+  readonly task: 'CAUSAL_LM' | 'SEQ_CLS';
   readonly trainableParameters: number;
   readonly totalParameters: number;
   readonly trainablePercent: number;
@@ -123,9 +126,10 @@ export const CURVE_FILE = 'loss-curve.svg';
 export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run. */
-function fingerprint(config: TrainConfig, adapter: string, train: BatchSource): string {
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, ...rest } = config;
-  return JSON.stringify({ ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length });
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length };
+  return JSON.stringify(classes === null ? base : { ...base, classes });
 }
 
 export class Trainer {
@@ -149,13 +153,10 @@ export class Trainer {
     if (config.gradAccum < 1 || !Number.isInteger(config.gradAccum)) throw new RoadsterError('E_USAGE', `gradAccum must be a positive integer, got ${config.gradAccum}`);
     peft.setAdapter(adapterName);
     this.optimizer = new AdamW({ lr: config.lr, betas: config.betas, eps: config.eps, weightDecay: config.weightDecay });
-    this.params = new Map();
-    for (const [path, site] of peft.parameters(adapterName)) {
-      for (const [p, data] of Object.entries(site)) this.params.set(peftParameterName(path, p, adapterName), data);
-    }
+    this.params = peft.namedParameters(adapterName);
     this.state = {
       version: 1,
-      fingerprint: fingerprint(config, adapterName, train),
+      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null),
       step: 0,
       epoch: 0,
       batchIndex: 0,
@@ -193,6 +194,12 @@ export class Trainer {
     const saved = this.peft.parameters(probe);
     for (const [path, site] of this.peft.parameters(this.adapterName)) {
       for (const [p, data] of Object.entries(site)) data.set(saved.get(path)![p]);
+    }
+    const savedModules = this.peft.modules(probe);
+    for (const [weight, data] of this.peft.modules(this.adapterName)) {
+      const from = savedModules.get(weight);
+      if (!from) throw new RoadsterError('E_CHECKPOINT', `${ckpt.adapterDir} has no ${weight} (the classification head) but this run trains one`);
+      data.set(from);
     }
     this.peft.deleteAdapter(probe);
     this.peft.setAdapter(this.adapterName);
@@ -246,13 +253,18 @@ export class Trainer {
     return this.finish((performance.now() - started) / 1000);
   }
 
+  /** Loss terms of a micro-batch: label tokens, or rows for a sequence classifier (its loss is a mean over rows). */
+  private lossTerms(batch: TrainBatch): number {
+    return this.peft.isSequenceClassifier ? batch.inputIds.length : batch.lossTokens;
+  }
+
   private async optimizerStep(group: readonly TrainBatch[], epoch: number, started: number): Promise<StepRecord> {
-    const lossTokens = group.reduce((a, b) => a + b.lossTokens, 0);
+    const lossTerms = group.reduce((a, b) => a + this.lossTerms(b), 0);
     const sums = new Map<string, Float64Array>();
     let loss = 0;
     let tokens = 0;
     for (const batch of group) {
-      const weight = batch.lossTokens / Math.max(1, lossTokens);
+      const weight = this.lossTerms(batch) / Math.max(1, lossTerms);
       const out = await this.peft.lossAndGrads(batch, { recompute: this.config.recompute });
       loss += out.loss * weight;
       tokens += batch.tokens;
@@ -347,6 +359,7 @@ export class Trainer {
     const { trainable, total, percent } = this.peft.trainableParameters();
     const report: TrainReport = {
       adapter: this.adapterName,
+      task: this.peft.isSequenceClassifier ? 'SEQ_CLS' : 'CAUSAL_LM',
       trainableParameters: trainable,
       totalParameters: total,
       trainablePercent: percent,

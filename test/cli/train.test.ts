@@ -1,6 +1,7 @@
 // `roadster train` in process through `runCli`, on tiny-llama with a byte-level tokenizer (test/fixtures/
 // tokenizers/bytes): runs on text, prompt/completion and text/label JSONL with their reports, metrics, loss
-// curve and a loadable adapter; the same run from a YAML config; resume after losing the last checkpoint;
+// curve and a loadable adapter; text/label JSONL with a classification head (--label-mode classify) and its
+// PEFT folder, resumed bit for bit; the same run from a YAML config; resume after losing the last checkpoint;
 // LoRA; and bad inputs, each refused before anything is written to --out.
 
 import assert from 'node:assert/strict';
@@ -13,7 +14,8 @@ import { after, describe, test } from 'node:test';
 import { PeftModel } from '../../src/adapters/peft-model.ts';
 import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
 import { runCli } from '../../src/cli/program.ts';
-import { AutoModelForCausalLM } from '../../src/models/auto.ts';
+import { AutoModelForCausalLM, AutoModelForSequenceClassification } from '../../src/models/auto.ts';
+import { openSafetensors } from '../../src/io/safetensors/index.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
 
@@ -43,6 +45,7 @@ const TEXT = jsonl('text.jsonl', animals.map((a, i) => ({ text: `The ${a} number
 const PC = jsonl('pc.jsonl', animals.map((a) => ({ prompt: `Q: name the ${a}.\nA:`, completion: ` the ${a}` })));
 const PC_EVAL = jsonl('pc-eval.jsonl', animals.slice(0, 3).map((a) => ({ prompt: `Q: which ${a}?\nA:`, completion: ` ${a}` })));
 const CLS = jsonl('cls.jsonl', animals.map((a, i) => ({ text: `a ${a}`, label: i % 2 === 0 ? 'yes' : 'no' })));
+const CLS_ONE_CLASS = jsonl('cls-one.jsonl', animals.slice(0, 3).map((a) => ({ text: `the ${a}`, label: 'yes' })));
 
 /** runCli with captured output; stderr is a terminal when `tty`. */
 async function train(args: readonly string[], tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -138,6 +141,43 @@ describe('roadster train', () => {
     assert.ok(report.evalAccuracy !== null && report.evalAccuracy >= 0 && report.evalAccuracy <= 1);
     assert.match(r.stderr, /step 3\/3 \[.*\] loss \d+\.\d{4} \| \d+ tokens\/s \| ETA/);
     assert.match(r.stderr, /eval step 3: loss .*, accuracy \d+\.\d%/);
+  });
+
+  test('text/label JSONL with --label-mode classify trains a head: accuracy, a PEFT SEQ_CLS folder with the head, bit-exact resume', async () => {
+    const out = join(scratch, 'classify');
+    const args = [...SMALL, '--label-mode', 'classify', '--data', CLS, '--out', out, '--max-steps', '4', '--save-every', '2', '--eval-split', '0.25', '--eval-every', '2'];
+    const r = await trainJson(args);
+    assert.equal(r.task, 'SEQ_CLS');
+    assert.deepEqual(r.classes, ['no', 'yes']);
+    assert.equal(r.trainableParameters, 2 * 2 * 32 + 2 * 2 * 16 + 2 * 64, 'road_1 on q_proj/v_proj plus the head [2, 64]');
+    assert.ok(r.evalAccuracy !== null && r.evalAccuracy >= 0 && r.evalAccuracy <= 1);
+    assert.ok(Number.isFinite(r.finalTrainLoss) && Number.isFinite(r.finalEvalLoss));
+    const evals = metrics(out).filter((m) => m.type === 'eval') as unknown as { step: number; accuracy: number; examples: number; tokens: number }[];
+    assert.deepEqual(evals.map((e) => e.step), [2, 4]);
+    assert.ok(evals.every((e) => e.examples === 3 && e.tokens === 3 && typeof e.accuracy === 'number'));
+    const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+    assert.equal(config.task_type, 'SEQ_CLS');
+    assert.deepEqual(config.modules_to_save, ['classifier', 'score']);
+    const reader = openSafetensors(join(out, 'adapter_model.safetensors'));
+    try {
+      assert.deepEqual(reader.info('base_model.model.score.weight').shape, [2, 64]);
+    } finally {
+      reader.close();
+    }
+    const base = await AutoModelForSequenceClassification.fromPretrained(MODEL, { id2label: r.classes! });
+    const peft = PeftModel.fromPretrained(base, runtime, out);
+    assert.equal(peft.trainableParameters().trainable, r.trainableParameters);
+    const { logits } = await peft.forward({ inputIds: [[1, 2, 3]] });
+    assert.deepEqual(logits.shape, [1, 2]);
+
+    // Lose the last checkpoint and the final adapter: resuming from step 2 gives the same head and adapter bytes.
+    const adapter = readFileSync(join(out, 'adapter_model.safetensors'));
+    rmSync(join(out, 'adapter_model.safetensors'));
+    rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
+    const resumed = await trainJson([...args, '--resume']);
+    assert.equal(resumed.resumedFrom, 2);
+    assert.deepEqual(numbers(resumed), numbers(r));
+    assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
   });
 
   test('the same run from a YAML config file (camelCase and kebab-case keys) gives the same numbers; flags override the file', async () => {
@@ -272,7 +312,10 @@ describe('roadster train', () => {
       { name: 'LoRA flags with RoAd', args: (out) => [...SMALL, '--rank', '4', '--data', TEXT, '--out', out], code: 2, error: /--rank only applies to --method lora/ },
       { name: 'both --epochs and --max-steps', args: (out) => [...SMALL, '--epochs', '1', '--max-steps', '2', '--data', TEXT, '--out', out], code: 2, error: /give one of --epochs and --max-steps/ },
       { name: 'a bad number', args: (out) => [...SMALL, '--eval-split', '1.5', '--data', TEXT, '--out', out], code: 2, error: /--eval-split <fraction>.*expected a number >= 0 and < 1, got "1\.5"/ },
-      { name: 'label mode classify', args: (out) => [...SMALL, '--label-mode', 'classify', '--data', CLS, '--out', out], code: 2, error: /classify needs a sequence-classification head/ },
+      { name: 'label mode classify on records without labels', args: (out) => [...SMALL, '--label-mode', 'classify', '--format', 'classification', '--data', TEXT, '--out', out], code: 1, error: /E_DATA.*text\.jsonl:1: .*label/ },
+      { name: 'label mode classify on text records', args: (out) => [...SMALL, '--label-mode', 'classify', '--data', TEXT, '--out', out], code: 1, error: /E_DATA.*--label-mode classify needs text\/label records.*holds text records/ },
+      { name: 'label mode classify with --pack', args: (out) => [...SMALL, '--label-mode', 'classify', '--pack', '--data', CLS, '--out', out], code: 2, error: /--pack does not apply to --label-mode classify/ },
+      { name: 'label mode classify with an eval file of other classes', args: (out) => [...SMALL, '--label-mode', 'classify', '--data', CLS, '--eval-data', CLS_ONE_CLASS, '--out', out], code: 1, error: /E_DATA.*has the classes \["yes"\] but .* has \["no","yes"\].*--label-names/ },
       { name: '--resume without a checkpoint', args: (out) => [...SMALL, '--resume', '--data', TEXT, '--out', out], code: 2, error: /--resume: .* has no checkpoint/ },
       { name: 'a missing --out', args: () => [...SMALL, '--data', TEXT], code: 2, error: /--out is required/ },
       { name: 'a max length beyond the model', args: (out) => [...SMALL, '--max-length', '129', '--data', TEXT, '--out', out], code: 2, error: /max_position_embeddings \(128\)/ },

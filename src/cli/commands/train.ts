@@ -2,6 +2,8 @@
 // loss-curve.svg, report.json, checkpoints and the final PEFT adapter folder. Settings come from flags and an
 // optional JSON/YAML config file (flags win). Everything is validated (settings, model, tokenizer, adapter,
 // data, the output folder) before the run starts; what was created in --out before a failure is removed.
+// With --label-mode classify the model gets a sequence-classification head over the data's classes, and the
+// adapter (task_type SEQ_CLS) trains and saves its copy of it, as PEFT's modules_to_save.
 
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -14,8 +16,11 @@ import { RoadsterError } from '../../errors.ts';
 import type { ModelType } from '../../io/config/index.ts';
 import { hubOptionsFromEnv, resolveModelFiles } from '../../io/hub/index.ts';
 import { Tokenizer } from '../../io/tokenizer/index.ts';
+import { SEQ_CLS } from '../../adapters/modules-to-save.ts';
 import { AutoModelForCausalLM, type FromPretrainedOptions } from '../../models/auto.ts';
 import type { CausalLM } from '../../models/causal-lm.ts';
+import { withClassificationHead } from '../../models/sequence-classification.ts';
+import { defaultPadId } from '../../train/data/index.ts';
 import { Runtime } from '../../runtime/index.ts';
 import { Trainer, type TrainReport } from '../../train/trainer.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
@@ -39,7 +44,7 @@ async function loadTokenizer(model: string, options: FromPretrainedOptions): Pro
 }
 
 function adapterConfig(s: TrainSettings, modelType: ModelType): AdapterConfig {
-  const common = { targetModules: s.targetModules ?? undefined, baseModelNameOrPath: s.model };
+  const common = { targetModules: s.targetModules ?? undefined, baseModelNameOrPath: s.model, ...(s.labelMode === 'classify' ? { taskType: SEQ_CLS } : {}) };
   switch (s.adapter.method) {
     case 'road':
       return roadConfig({ ...common, variant: s.adapter.variant, groupSize: s.adapter.groupSize, initWeights: s.initWeights }, modelType);
@@ -75,6 +80,8 @@ function checkModelFit(model: CausalLM, tokenizer: Tokenizer, settings: TrainSet
 export interface TrainCommandReport extends TrainReport {
   readonly method: AdapterSettings;
   readonly data: DataReport;
+  /** --label-mode classify: the classification head's labels by class index (its id2label); else null. */
+  readonly classes: readonly string[] | null;
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
@@ -82,7 +89,7 @@ const loss = (x: number | null): string => (x === null ? '-' : x.toFixed(4));
 
 function printReport(io: CliIo, r: TrainCommandReport): void {
   const rows: [string, string][] = [
-    ['adapter', `${describeAdapter(r.method)} -> ${r.outDir}`],
+    ['adapter', `${describeAdapter(r.method)}${r.classes === null ? '' : ` + classification head (${r.classes.join(', ')})`} -> ${r.outDir}`],
     ['trainable parameters', `${n(r.trainableParameters)} of ${n(r.totalParameters)} (${r.trainablePercent.toFixed(4)}%)`],
     ['steps', `${r.steps}${r.resumedFrom === null ? '' : ` (resumed from step ${r.resumedFrom})`}`],
     ['tokens', n(r.tokens)],
@@ -130,12 +137,19 @@ async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<
   const runtime = new Runtime({ threads: settings.threads ?? availableParallelism() });
   const progress = trainProgress(io, { logEvery: settings.logEvery });
   try {
-    const peft = PeftModel.getPeftModel(model, runtime, adapterConfig(settings, model.config.modelType), 'default', settings.train.seed);
+    const config = adapterConfig(settings, model.config.modelType);
+    if (settings.labelMode !== 'classify') PeftModel.getPeftModel(model, runtime, config); // the adapter's fit, before --out is touched
     const guard = prepareOutDir(settings.out);
+    let peft: PeftModel;
     let trainer: Trainer;
     let data: Awaited<ReturnType<typeof loadRunData>>;
     try {
       data = await loadRunData(settings, tokenizer.tokenizer, tokenizer.folder, maxLength);
+      const base =
+        data.classes === null
+          ? model
+          : withClassificationHead(model, { id2label: data.classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
+      peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
       trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, outDir: settings.out }, progress.hooks);
     } catch (error) {
       guard.rollback();
@@ -150,7 +164,7 @@ async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<
       `${trainer.totalSteps} optimizer steps${settings.resume ? ' (resuming)' : ''}`);
     const report = await trainer.run();
     progress.stop();
-    const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report };
+    const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report, classes: data.classes };
     if (settings.json) printJson(io, full);
     else printReport(io, full);
   } finally {

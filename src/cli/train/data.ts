@@ -1,9 +1,11 @@
 // The data of a `roadster train` run: the training file (and the eval file, or a seeded split of the training
-// file) loaded through the token cache in `<out>/.cache`, and the trainer's batch sources.
+// file) loaded through the token cache in `<out>/.cache`, and the trainer's batch sources. With
+// --label-mode classify, both files must be text/label records with the same classes (the head's labels).
 
 import { join } from 'node:path';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import type { BatchSource } from '../../train/batch.ts';
+import { RoadsterError } from '../../errors.ts';
 import { defaultPadId, loadDataset, type LoadReport, type TokenizedDataset } from '../../train/data/index.ts';
 import { CACHE_DIR } from './out-dir.ts';
 import type { TrainSettings } from './settings.ts';
@@ -36,6 +38,25 @@ export interface RunData {
   readonly train: BatchSource;
   readonly eval: BatchSource | null;
   readonly report: DataReport;
+  /** --label-mode classify: the class names by index (the classification head's id2label); else null. */
+  readonly classes: readonly string[] | null;
+}
+
+/** Checks that classify mode got text/label records and that the eval file has the training file's classes. */
+function checkClassify(settings: TrainSettings, train: TokenizedDataset, evalFile: TokenizedDataset | null): readonly string[] {
+  const names = train.info.classNames;
+  if (train.info.format !== 'classification' || names === undefined) {
+    throw new RoadsterError('E_DATA', `--label-mode classify needs text/label records ({"text": ..., "label": ...}); ${settings.data} holds ${train.info.format} records.`);
+  }
+  const other = evalFile?.info.classNames;
+  if (evalFile !== null && (other === undefined || JSON.stringify(other) !== JSON.stringify(names))) {
+    throw new RoadsterError(
+      'E_DATA',
+      `${settings.evalData} has the classes ${JSON.stringify(other ?? [])} but ${settings.data} has ${JSON.stringify(names)}; the classification head needs the same classes in both: ` +
+        'give --label-names so that both files share them.',
+    );
+  }
+  return names;
 }
 
 function fileReport(file: string, r: LoadReport): DataFileReport {
@@ -63,7 +84,7 @@ export async function loadRunData(settings: TrainSettings, tokenizer: Tokenizer,
       tokenizer,
       maxLength,
       format: settings.format,
-      labelMode: 'generate',
+      labelMode: settings.labelMode,
       labelNames: settings.labelNames,
       promptSeparator: settings.promptSeparator,
       skipBadLines: settings.skipBadLines,
@@ -72,6 +93,7 @@ export async function loadRunData(settings: TrainSettings, tokenizer: Tokenizer,
     });
   const trainFile = await load(settings.data);
   const evalFile = settings.evalData === null ? null : await load(settings.evalData);
+  const classes = settings.labelMode === 'classify' ? checkClassify(settings, trainFile.dataset, evalFile?.dataset ?? null) : null;
   let train: TokenizedDataset = trainFile.dataset;
   let evalSet: TokenizedDataset | null = evalFile?.dataset ?? null;
   if (evalFile === null && settings.evalSplit > 0) {
@@ -91,5 +113,6 @@ export async function loadRunData(settings: TrainSettings, tokenizer: Tokenizer,
       trainExamples: train.size,
       evalExamples: evalSet?.size ?? 0,
     },
+    classes,
   };
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { RoadVariant } from '../../adapters/road/math.ts';
-import type { DataFormat, LabelNames } from '../../train/data/index.ts';
+import type { DataFormat, LabelMode, LabelNames } from '../../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../train/trainer.ts';
 import { usageError } from '../io.ts';
 import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags } from './flags.ts';
@@ -35,6 +35,8 @@ export interface TrainSettings {
   readonly batchSize: number;
   readonly pack: boolean;
   readonly skipBadLines: boolean;
+  /** Classification records: generate the label words, or train a sequence-classification head. */
+  readonly labelMode: LabelMode;
   readonly promptSeparator: string | undefined;
   readonly labelNames: LabelNames | undefined;
   /** The trainer's settings (outDir aside). */
@@ -174,14 +176,17 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
   if (flags.evalData !== undefined && flags.evalSplit !== undefined) {
     throw usageError('give one of --eval-data (a separate file) and --eval-split (a share of --data held out).');
   }
-  if (flags.labelMode === 'classify') {
-    throw usageError('--label-mode classify needs a sequence-classification head, which roadster does not have yet; ' +
-      'use --label-mode generate: the label words are trained as a completion and the eval accuracy is measured on them.');
-  }
   onlyWith(flags, ['labelMode', 'promptSeparator', 'labelNames'], flags.format === undefined || flags.format === 'classification',
     'to text/label (classification) records');
   const evalSplit = flags.evalSplit ?? 0;
   onlyWith(flags, ['evalEvery'], flags.evalData !== undefined || evalSplit > 0, 'with eval data (--eval-data or --eval-split)');
+  const labelMode = flags.labelMode ?? 'generate';
+  if (labelMode === 'classify' && flags.promptSeparator !== undefined) {
+    throw usageError('--prompt-separator only applies to --label-mode generate (a classification head reads the text alone).');
+  }
+  if (labelMode === 'classify' && flags.pack === true) {
+    throw usageError('--pack does not apply to --label-mode classify: each row is one example, classified by its last token.');
+  }
   return {
     model,
     revision: flags.revision,
@@ -197,6 +202,7 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
     batchSize: flags.batchSize ?? DEFAULT_BATCH_SIZE,
     pack: flags.pack ?? false,
     skipBadLines: flags.skipBadLines ?? false,
+    labelMode,
     promptSeparator: flags.promptSeparator,
     labelNames: flags.labelNames,
     train: {
