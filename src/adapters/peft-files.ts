@@ -199,3 +199,23 @@ export function readAdapterFolder(
     reader.close();
   }
 }
+
+/**
+ * The number of labels of the classification head an adapter folder saves (modules_to_save), read from the
+ * tensor's shape; null when it saves none. Callers give the base model a head of that size first, as PEFT users
+ * pass num_labels to AutoModelForSequenceClassification.
+ */
+export function savedHeadLabels(dir: string): number | null {
+  const config = readAdapterConfig(dir);
+  if (!savesHead(config)) return null;
+  const file = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(file)) throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: the adapter folder has a config but no weights`);
+  const reader = openSafetensors(file);
+  try {
+    const key = `${KEY_PREFIX}${HEAD_WEIGHT}`;
+    if (!reader.has(key)) throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the classification head but the file does not hold it`);
+    return reader.info(key).shape[0];
+  } finally {
+    reader.close();
+  }
+}

@@ -18,7 +18,7 @@ import type { LinearFn, LinearSite } from '../models/linear.ts';
 import { type TokenBatch, int64Tensor } from '../models/attention-inputs.ts';
 import { sequenceClassificationConfigJson } from '../models/classification-config.ts';
 import type { Weight } from '../models/load-weights.ts';
-import { classificationFeeds, traceSequenceClassification } from '../models/sequence-classification.ts';
+import { argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassification } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { type MixedPlan, asDType, mixedFeeds, mixedLinear, paramInputName, sequentialFeeds, sequentialLinear } from './adapter-graph.ts';
@@ -365,6 +365,17 @@ export class PeftModel {
     }
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
     return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  /**
+   * Classifies each row on a sequence classifier: class logits [B, K], the arg-max class of each row and its
+   * name (id2label).
+   */
+  async classify(batch: PeftBatch, options: RunOptions = {}): Promise<{ logits: HostTensor; predictions: number[]; labels: string[] }> {
+    const { id2label } = requireClassifier(this.base);
+    const { logits } = await this.forward({ ...batch, classLabels: undefined }, options);
+    const predictions = argmaxRows(logits);
+    return { logits, predictions, labels: predictions.map((p) => id2label[p]) };
   }
 
   /**

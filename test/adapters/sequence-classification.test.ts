@@ -111,6 +111,9 @@ for (const method of METHODS) {
       const loaded = PeftModel.fromPretrained(await classifier(99), runtime, dir);
       const after = await loaded.forward(BATCH);
       assert.deepEqual(after.logits.data, before.logits.data);
+      const classified = await loaded.classify(BATCH);
+      assert.deepEqual(classified.logits.data, before.logits.data);
+      assert.deepEqual(classified.labels, classified.predictions.map((p) => LABELS[p]));
       const counts = loaded.trainableParameters();
       assert.equal(counts.trainable, peft.trainableParameters().trainable);
       const layerParams = [...peft.parameters('default').values()].reduce((n, s) => n + Object.values(s).reduce((m, a) => m + a.length, 0), 0);

@@ -16,6 +16,8 @@ import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
 import { runCli } from '../../src/cli/program.ts';
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from '../../src/models/auto.ts';
 import { openSafetensors } from '../../src/io/safetensors/index.ts';
+import { classifySequences } from '../../src/models/sequence-classification.ts';
+import { relativeError } from '../support/all-close.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
 
@@ -178,6 +180,17 @@ describe('roadster train', () => {
     assert.equal(resumed.resumedFrom, 2);
     assert.deepEqual(numbers(resumed), numbers(r));
     assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
+
+    // roadster merge writes a LlamaForSequenceClassification folder with the head the adapter trained.
+    const merged = join(scratch, 'classify-merged');
+    const sink = new Writable({ write: (_c, _e, done) => done() });
+    const code = await runCli(['merge', '--model', MODEL, '--adapter', out, '--out', merged, '--label-names', 'no,yes'], { stdout: sink, stderr: sink, env: ENV });
+    assert.equal(code, 0);
+    const mergedConfig = JSON.parse(readFileSync(join(merged, 'config.json'), 'utf8'));
+    assert.deepEqual([mergedConfig.architectures, mergedConfig.id2label, mergedConfig.num_labels], [['LlamaForSequenceClassification'], { 0: 'no', 1: 'yes' }, 2]);
+    const reloaded = await AutoModelForSequenceClassification.fromPretrained(merged);
+    const fromMerged = (await classifySequences(reloaded, runtime, { inputIds: [[1, 2, 3]] })).logits.data as Float32Array;
+    assert.ok(relativeError(fromMerged, logits.data as Float32Array) < 1e-5, 'the merged classifier gives the adapter\'s class logits');
   });
 
   test('the same run from a YAML config file (camelCase and kebab-case keys) gives the same numbers; flags override the file', async () => {

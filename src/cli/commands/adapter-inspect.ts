@@ -3,8 +3,10 @@
 
 import type { Command } from 'commander';
 import { inspectAdapter } from '../../adapters/inspect.ts';
+import { savedHeadLabels } from '../../adapters/peft-files.ts';
 import { hubOptionsFromEnv } from '../../io/hub/index.ts';
 import { AutoModelForCausalLM } from '../../models/auto.ts';
+import { withClassificationHead } from '../../models/sequence-classification.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
 
 interface InspectOptions {
@@ -17,7 +19,12 @@ const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0
 
 async function inspect(dir: string, opts: InspectOptions, io: CliIo): Promise<void> {
   const hub = hubOptionsFromEnv(io.env);
-  const base = opts.model ? await AutoModelForCausalLM.fromPretrained(opts.model, { ...hub, offline: opts.offline === true || hub.offline === true }) : undefined;
+  const model = opts.model ? await AutoModelForCausalLM.fromPretrained(opts.model, { ...hub, offline: opts.offline === true || hub.offline === true }) : undefined;
+  // an adapter with a classification head fits the model as a classifier with that many labels
+  const labels = model ? savedHeadLabels(dir) : null;
+  const base = model && labels !== null && !model.classification
+    ? withClassificationHead(model, { id2label: Array.from({ length: labels }, (_, i) => `LABEL_${i}`) })
+    : model;
   const report = inspectAdapter(dir, base);
   if (opts.json) return printJson(io, report);
   io.stdout.write(`${dir}: ${report.peftType} adapter\n`);
