@@ -30,16 +30,33 @@ export function roadColumnsTraced(variant: RoadVariant, groupSize: number, d: nu
   }
 }
 
-/** rot(h): inside each group of G, (h1, h2) ↦ (-h2, h1) with h1, h2 the group's halves. h [..., d] → [..., d]. */
-export function rotateGroups(h: Tensor, groupSize: number): Tensor {
+/** Inside each group of G, the halves swapped: (h1, h2) ↦ (h2, h1). One Gather, whose gradient is itself. */
+export function swapGroupHalves(h: Tensor, groupSize: number): Tensor {
   const d = h.shape.at(-1) as number;
   const lead = h.shape.slice(0, -1);
-  const grouped = h.reshape([...lead, d / groupSize, 2, groupSize / 2]); // [..., N, 2, G/2]
-  const [h1, h2] = grouped.split(-2, [1, 1]); // [..., N, 1, G/2] each
-  return concat([h2.neg(), h1], -2).reshape([...lead, d]); // [..., d]
+  const swap = h.builder.constant([1, 0], 'int64', [2]);
+  return h
+    .reshape([...lead, d / groupSize, 2, groupSize / 2]) // [..., N, 2, G/2]
+    .gather(swap, lead.length + 1) // [..., N, 2, G/2], halves swapped
+    .reshape([...lead, d]); // [..., d]
 }
 
-/** y = h ⊙ c + rot(h) ⊙ s; c, s broadcast against h [..., d] (e.g. [d], or [B, 1, d] per row). */
+/** [d]: -1 on the first half of every group, +1 on the second, so that rot(h) = swap(h) ⊙ signs. */
+function halfSigns(h: Tensor, groupSize: number): Tensor {
+  const d = h.shape.at(-1) as number;
+  return h.builder.constant(Array.from({ length: d }, (_, i) => (i % groupSize < groupSize / 2 ? -1 : 1)), h.dtype, [d]);
+}
+
+/** rot(h): inside each group of G, (h1, h2) ↦ (-h2, h1) with h1, h2 the group's halves. h [..., d] → [..., d]. */
+export function rotateGroups(h: Tensor, groupSize: number): Tensor {
+  return swapGroupHalves(h, groupSize).mul(halfSigns(h, groupSize)); // [..., d]
+}
+
+/**
+ * y = h ⊙ c + rot(h) ⊙ s = h ⊙ c + swap(h) ⊙ (s ⊙ signs); c, s broadcast against h [..., d] (e.g. [d], or
+ * [B, 1, d] per row). The signs go onto s, the small operand, so the [..., d] work is one Gather, two
+ * products and a sum (forward and backward alike; BENCHMARKS.md compares the formulations).
+ */
 export function applyRoadTraced(h: Tensor, c: Tensor, s: Tensor, groupSize: number): Tensor {
-  return h.mul(c).add(rotateGroups(h, groupSize).mul(s)); // [..., d]
+  return h.mul(c).add(swapGroupHalves(h, groupSize).mul(s.mul(halfSigns(h, groupSize)))); // [..., d]
 }

@@ -8,7 +8,7 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
 import { seededNormals } from '../../seeded-random.ts';
 import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
-import { applyRoadTraced, roadColumnsTraced, rotateGroups } from './graph.ts';
+import { applyRoadTraced, roadColumnsTraced, swapGroupHalves } from './graph.ts';
 import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';
 
 function columns(config: RoadConfig, params: SiteParams) {
@@ -34,7 +34,8 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | 
     trace(_x: Tensor, y: Tensor, input) {
       const c = input('c', y.dtype, ['B', d]).unsqueeze(1); // [B, 1, d]
       let out = y.mul(c); // [B, T, d]
-      for (const g of groups) out = out.add(rotateGroups(y, g).mul(input(`s${g}`, y.dtype, ['B', d]).unsqueeze(1))); // [B, T, d]
+      // rot(y) ⊙ s = swap(y) ⊙ (s ⊙ signs): the feeds carry s with the half signs applied
+      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(input(`s${g}`, y.dtype, ['B', d]).unsqueeze(1))); // [B, T, d]
       return out;
     },
     feeds(dtype) {
@@ -45,7 +46,8 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | 
         if (!r) return;
         const cols = columns(r.config, r.params.get(site.path)!);
         c.set(cols.c, i * d);
-        s.get(r.config.groupSize)!.set(cols.s, i * d);
+        const g = r.config.groupSize;
+        s.get(g)!.set(cols.s.map((v, j) => (j % g < g / 2 ? -v : v)), i * d);
       });
       const feeds: Record<string, HostTensor> = { c: { dtype, shape: [rows.length, d], data: c } };
       for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [rows.length, d], data };
