@@ -38,6 +38,7 @@ export enum Op {
   Not = 'Not',
   // Linear algebra and reductions
   MatMul = 'MatMul',
+  QuantMatMul = 'QuantMatMul',
   ReduceSum = 'ReduceSum',
   ReduceMean = 'ReduceMean',
   ReduceMax = 'ReduceMax',
@@ -96,6 +97,12 @@ export interface OpParams {
   [Op.Not]: NoParams;
   /** op(A) @ op(B) over the last two axes, batch axes broadcast; both operands have rank >= 2. */
   [Op.MatMul]: { transA: boolean; transB: boolean };
+  /**
+   * inputs: x [..., M, K] (float), w (a constant or initializer of rank 2) → x @ op(Q(w)), where Q(w) is w
+   * quantized to int8 per row (symmetric, scale max|row| / 127, see quantize.ts). The float32 kernel also
+   * rounds x to uint8 per tensor on the fly (ONNX Runtime's DynamicQuantizeMatMul); float64 does not.
+   */
+  [Op.QuantMatMul]: { transB: boolean };
   [Op.ReduceSum]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMean]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMax]: { axes: readonly number[]; keepdims: boolean };

@@ -186,6 +186,17 @@ export const SHAPE_RULES: { [O in Op]: ShapeRule<O> } = {
     const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
     return [{ dtype, shape: [...batch, m, n] }];
   },
+  [Op.QuantMatMul]: (inputs, p) => {
+    arity(inputs, 2);
+    const [x, w] = inputs;
+    requireFloat(x);
+    if (w.dtype !== x.dtype) fail(`weight dtype ${w.dtype} differs from input dtype ${x.dtype}`);
+    if (w.shape.length !== 2) fail(`the weight must have rank 2, got ${formatShape(w.shape)}`);
+    if (x.shape.length < 2) fail(`the input needs rank >= 2, got ${formatShape(x.shape)}`);
+    const [k, n] = p.transB ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]];
+    if (!dimEqual(x.shape.at(-1)!, k)) fail(`inner dimensions differ: ${x.shape.at(-1)} vs ${k} (shapes ${formatShape(x.shape)} @ ${formatShape(w.shape)})`);
+    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), n] }];
+  },
   [Op.ReduceSum]: reduce,
   [Op.ReduceMean]: (inputs, p) => (requireFloat(inputs[0]), reduce(inputs, p)),
   [Op.ReduceMax]: reduce,

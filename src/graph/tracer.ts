@@ -178,6 +178,12 @@ export class GraphBuilder {
     return this.values[t.id];
   }
 
+  /** The literal data of `t` when a `constant` produced it, else undefined. */
+  constantData(t: Tensor): HostArray | undefined {
+    const node = this.nodes[this.values[t.id].node];
+    return node.op === Op.Constant ? (node.params as OpParams[Op.Constant]).data : undefined;
+  }
+
   /** Freezes the traced nodes into a graph with the given named outputs. */
   build(outputs: Record<string, Tensor> | readonly [string, Tensor][]): Graph {
     const entries = Array.isArray(outputs) ? outputs : Object.entries(outputs);
@@ -371,6 +377,10 @@ export class Tensor {
     const list = typeof axes === 'number' ? [axes] : axes;
     const rank = this.rank + list.length;
     return this.builder.apply(Op.Unsqueeze, { axes: list.map((a) => normAxis(a, rank, 'unsqueeze')).sort((a, b) => a - b) }, [this])[0];
+  }
+  /** this @ op(Q(w)) with w a constant or initializer quantized to int8 per row (see Op.QuantMatMul). */
+  quantMatmul(w: Tensor, options: { transB?: boolean } = {}): Tensor {
+    return this.builder.apply(Op.QuantMatMul, { transB: options.transB ?? false }, [this, w])[0];
   }
   /** numpy.take(this, indices, axis). */
   gather(indices: Tensor, axis = 0): Tensor {

@@ -33,6 +33,18 @@ export function unbroadcast(g: Tensor, shape: Shape): Tensor {
   return summed.rank === shape.length && summed.shape.every((d, i) => dimEqual(d, shape[i])) ? summed : summed.reshape(shape);
 }
 
+/** The inverse of `indices` when it is a permutation of 0..n-1 (static n), else null. */
+function inversePermutation(indices: ArrayLike<number | bigint> | undefined, n: Dim): number[] | null {
+  if (!indices || !isStaticDim(n) || indices.length !== n) return null;
+  const inverse = new Array<number>(n).fill(-1);
+  for (let k = 0; k < n; k++) {
+    const v = Number(indices[k]);
+    if (!Number.isInteger(v) || v < 0 || v >= n || inverse[v] !== -1) return null;
+    inverse[v] = k;
+  }
+  return inverse;
+}
+
 /** Zeros with the shape and dtype of `t`. */
 export function zerosLike(t: Tensor): Tensor {
   return t.builder.scalar(0, t.dtype).expand(t.shape);
@@ -113,6 +125,11 @@ export const VJP_RULES: { [O in Op]: VjpRule<O> } = {
     const gb = !needs(1) ? null : transB ? g!.matmul(a, { transA: true, transB: transA }) : a.matmul(g!, { transA: !transA });
     return [ga && unbroadcast(ga, a.shape), gb && unbroadcast(gb, b.shape)];
   },
+  // y = x op(Q(w)): dx = dy op(Q(w))ᵀ, the same quantized weight the other way round; w is frozen
+  [Op.QuantMatMul]: ({ inputs: [x, w], grads: [g], params: { transB }, needs }) => {
+    if (needs(1)) throw new RoadsterError('E_AUTODIFF', 'the weight of a quantized matmul is frozen: it has no gradient');
+    return [needs(0) ? unbroadcast(g!.quantMatmul(w, { transB: !transB }), x.shape) : null, null];
+  },
   // d(sum x) = broadcast(dy)
   [Op.ReduceSum]: ({ inputs: [x], grads: [g], params }) => [unreduce(g!, params.axes, params.keepdims, x.shape)],
   // d(mean x) = broadcast(dy) / n
@@ -159,7 +176,13 @@ export const VJP_RULES: { [O in Op]: VjpRule<O> } = {
   [Op.Squeeze]: ({ grads: [g], params: { axes } }) => [g!.unsqueeze(axes)],
   [Op.Unsqueeze]: ({ grads: [g], params: { axes } }) => [g!.squeeze(axes)],
   // d(take(x, i)) = scatter-add of dy at i
-  [Op.Gather]: ({ inputs: [x, i], grads: [g], params: { axis } }) => [scatterAdd(i, g!, axis, x.shape[axis]), null],
+  // a constant permutation of the axis (e.g. swapping halves) is undone by the inverse permutation, a plain
+  // gather; any other indices scatter-add the cotangent back
+  [Op.Gather]: ({ b, inputs: [x, i], grads: [g], params: { axis } }) => {
+    const inverse = inversePermutation(b.constantData(i), x.shape[axis]);
+    if (inverse) return [g!.gather(b.constant(inverse, 'int64', [inverse.length]), axis), null];
+    return [scatterAdd(i, g!, axis, x.shape[axis]), null];
+  },
   // d(scatter-add(u at i)) = take(dy, i)
   [Op.ScatterAdd]: ({ inputs: [i], grads: [g], params: { axis } }) => [null, g!.gather(i, axis)],
   // cast the cotangent back; integer and bool inputs have none

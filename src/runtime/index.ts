@@ -4,4 +4,4 @@ export type { TensorSpec } from '../graph/onnx/lower.ts';
 export { type BenchCase, type BenchResult, DEFAULT_BENCH_CASES, benchMatmul } from './bench-matmul.ts';
 export { type CompileInfo, CompiledGraph, type OptimizationLevel } from './compiled-graph.ts';
 export { type HostTensor, bool, float32, float64, hostTensor, int64, shapeSize, toNumbers } from './host-tensor.ts';
-export { type CompileOptions, Runtime, type RuntimeOptions, effectiveLevel } from './runtime.ts';
+export { type CompileOptions, QUANTIZE_WEIGHTS, type QuantizeWeights, Runtime, type RuntimeOptions, effectiveLevel } from './runtime.ts';

@@ -151,6 +151,15 @@ const CASES: { [O in Op]: Case[] } = {
       expect: { y: ex([2, 3, 2, 2], [0, 1].flatMap((i) => [0, 1, 2].flatMap((j) => mm(A.slice(6 * i, 6 * i + 6), range(6, 1 + 6 * j), 2, 3, 2)))) },
     },
   ],
+  [Op.QuantMatMul]: [
+    {
+      // rows with max |w| = 127 (scale 1) and inputs spanning 0..255 (scale 1, zero point 0) quantize exactly
+      name: 'int8 weight and uint8 input both exact: x [B,2,3] @ Q(w)ᵀ, w [2,3]',
+      build: (b, dt) => ({ y: b.input('x', dt, ['B', 2, 3]).quantMatmul(b.constant([127, -1, 2, 5, 6, -127], dt, [2, 3]), { transB: true }) }),
+      feeds: (dt) => ({ x: f(dt, [1, 2, 3], [0, 255, 10, 3, 4, 5]) }),
+      expect: { y: ex([1, 2, 2], mm([0, 255, 10, 3, 4, 5], tr([127, -1, 2, 5, 6, -127], 2, 3), 2, 3, 2)) },
+    },
+  ],
   [Op.ReduceSum]: [
     { name: 'one axis', build: (b, dt) => ({ y: b.input('x', dt, ['B', 3]).sum(1) }), feeds: (dt) => ({ x: f(dt, [2, 3], range(6)) }), expect: { y: ex([2], [6, 15]) } },
     { name: 'all axes, keepdims', build: (b, dt) => ({ y: b.input('x', dt, [2, 3]).sum(undefined, true) }), feeds: (dt) => ({ x: f(dt, [2, 3], range(6)) }), expect: { y: ex([1, 1], [21]) } },

@@ -59,6 +59,12 @@ const compareCases = (op: string, apply: (a: Tensor, b: Tensor) => Tensor) => [
   nodiff(`${op} float`, [f('a', [3, 4]), f('b', [4])], one, apply),
 ];
 
+/** A fixed [rows, cols] weight literal in x's dtype, rows of different magnitudes. */
+function quantWeight(x: Tensor, rows: number, cols: number): Tensor {
+  const values = Array.from({ length: rows * cols }, (_, i) => Math.sin(1.7 * i + 0.3) * (1 + Math.floor(i / cols)));
+  return x.builder.constant(values, x.dtype, [rows, cols]);
+}
+
 export const OP_CASES: { [O in Op]: readonly OpCase[] } = {
   [Op.Input]: [diff('input passes through', [f('x', ['B', 2])], B, (x) => x.mul(1))],
   [Op.Initializer]: [
@@ -102,6 +108,10 @@ export const OP_CASES: { [O in Op]: readonly OpCase[] } = {
     diff('matmul transA transB', [f('a', [2, 4, 3]), f('b', [5, 4])], one, (a, b) => a.matmul(b, { transA: true, transB: true })),
     diff('matmul broadcast batch', [f('a', ['B', 1, 3, 4]), f('b', [2, 4, 2])], B, (a, b) => a.matmul(b)),
     diff('matmul symbolic inner', [f('a', ['B', 'T', 3]), f('b', ['B', 'T', 2])], BT, (a, b) => a.matmul(b, { transA: true })),
+  ],
+  [Op.QuantMatMul]: [
+    diff('quantized matmul, weight transposed (a linear layer)', [f('x', ['B', 3, 4])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4), { transB: true })),
+    diff('quantized matmul, weight as is (its input gradient)', [f('x', ['B', 5])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4))),
   ],
   [Op.ReduceSum]: [
     diff('sum all', [f('x', ['B', 3, 4])], B, (x) => x.sum()),
@@ -158,6 +168,8 @@ export const OP_CASES: { [O in Op]: readonly OpCase[] } = {
   [Op.Gather]: [
     diff('gather rows with repeats', [f('w', [5, 3]), fixedInts('i', ['B', 'T'], (s) => Array.from({ length: s[0] * s[1] }, (_, k) => (k * 3) % 5))], BT, (w, i) => w.gather(i, 0)),
     diff('gather axis 1', [f('x', ['B', 4, 2]), fixedInts('i', [3], () => [3, 0, 3])], B, (x, i) => x.gather(i, 1)),
+    // a literal permutation: the gradient is the inverse permutation, not a scatter
+    diff('gather a literal permutation (halves swapped)', [f('x', ['B', 2, 3])], B, (x) => x.gather(x.builder.constant([1, 0], 'int64', [2]), 1)),
   ],
   [Op.ScatterAdd]: [
     diff('scatterAdd repeated indices', [fixedInts('i', [4], () => [1, 0, 1, 3]), f('u', ['B', 4, 2])], B, (i, u) => scatterAdd(i, u, 1, 5)),

@@ -3,7 +3,9 @@
 
 import { type Dim, evalDim } from '../../src/graph/dim.ts';
 import type { Graph, Node } from '../../src/graph/ir.ts';
+import type { DType } from '../../src/graph/dtype.ts';
 import { Op, type OpParams } from '../../src/graph/ops.ts';
+import { dequantizeRows, quantizeRows } from '../../src/graph/quantize.ts';
 
 export interface RefTensor {
   shape: number[];
@@ -12,7 +14,8 @@ export interface RefTensor {
 }
 
 type Env = Map<string, number>;
-type RefRule<O extends Op> = (inputs: RefTensor[], p: OpParams[O], env: Env, node: Node) => RefTensor[];
+/** `dtype` is the graph dtype of the node's first output (float32 kernels that round differ from float64). */
+type RefRule<O extends Op> = (inputs: RefTensor[], p: OpParams[O], env: Env, node: Node, dtype: DType) => RefTensor[];
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const strides = (shape: readonly number[]) => {
@@ -158,6 +161,42 @@ function matmul(a: RefTensor, b: RefTensor, p: OpParams[Op.MatMul]): RefTensor {
 
 const dimOf = (d: Dim, env: Env) => evalDim(d, env);
 
+/** Round half to even, as C's nearbyint in the default rounding mode. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * x @ op(Q(w)). float64: the dequantized weight. float32: ONNX Runtime's DynamicQuantizeMatMul, emulated with
+ * float32 rounding: x (scaled by the row scales first when w is not transposed) becomes uint8 per tensor
+ * (range widened to include 0, scale = range / 255, zero point = round(-min / scale)), the integer products
+ * accumulate exactly and are multiplied by x's scale times the weight scale.
+ */
+function quantMatmul(x: RefTensor, w: RefTensor, transB: boolean, dtype: DType): RefTensor {
+  const [rows, cols] = w.shape;
+  const quant = quantizeRows(w.data as Float64Array, rows, cols);
+  if (dtype === 'float64') return matmul(x, { shape: transB ? [cols, rows] : [rows, cols], data: dequantizeRows(quant, transB) }, { transA: false, transB: false });
+  const k = x.shape.at(-1)!;
+  const n = transB ? rows : cols;
+  const xs = Float64Array.from(x.data as Float64Array, (v, i) => (transB ? v : Math.fround(v * quant.scale[i % k])));
+  let [lo, hi] = [0, 0];
+  for (const v of xs) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  const scale = Math.fround((hi - lo) / 255);
+  const zp = scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(-lo / scale))));
+  const q = xs.map((v) => (scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(v / scale)) + zp))));
+  const m = xs.length / k;
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let t = 0; t < k; t++) acc += (q[i * k + t] - zp) * (transB ? quant.q[j * cols + t] : quant.q[t * cols + j]);
+      out[i * n + j] = Math.fround(acc * Math.fround(scale * (transB ? quant.scale[j] : 1)));
+    }
+  }
+  return { shape: [...x.shape.slice(0, -1), n], data: out };
+}
+
 export const REFERENCE_RULES: { [O in Op]: RefRule<O> } = {
   [Op.Input]: () => {
     throw new Error('inputs are fed');
@@ -189,6 +228,7 @@ export const REFERENCE_RULES: { [O in Op]: RefRule<O> } = {
   [Op.Or]: cmp((a, b) => a !== 0 || b !== 0),
   [Op.Not]: (xs) => elementwise(xs, (a) => (a ? 0 : 1), 'bool'),
   [Op.MatMul]: ([a, b], p) => [matmul(a, b, p)],
+  [Op.QuantMatMul]: ([x, w], p, _env, _node, dtype) => [quantMatmul(x, w, p.transB, dtype)],
   [Op.ReduceSum]: ([x], p) => [reduce(x, p.axes, p.keepdims, 0, (a, v) => a + v)],
   [Op.ReduceMean]: ([x], p) => {
     const n = p.axes.reduce((acc, a) => acc * x.shape[a], 1);
@@ -334,7 +374,7 @@ export function evaluateReference(graph: Graph, feeds: Record<string, RefTensor>
       continue;
     }
     const inputs = node.inputs.map((v) => values.get(v)!);
-    const outs = (REFERENCE_RULES[node.op] as RefRule<Op>)(inputs, node.params, env, node);
+    const outs = (REFERENCE_RULES[node.op] as RefRule<Op>)(inputs, node.params, env, node, graph.values[node.outputs[0]].dtype);
     node.outputs.forEach((v, i) => values.set(v, outs[i]));
   }
   return Object.fromEntries(graph.outputs.map((o) => [o.name, values.get(o.value)!]));

@@ -12,7 +12,7 @@ import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
 import { PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
 import { benchMatmul } from '../../runtime/bench-matmul.ts';
-import { Runtime } from '../../runtime/index.ts';
+import { QUANTIZE_WEIGHTS, type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { AdamW } from '../../train/optimizer.ts';
 import { peftParameterName } from '../../adapters/peft-model.ts';
 import { type CliIo, printJson } from '../io.ts';
@@ -32,6 +32,7 @@ interface TrainBenchOptions {
   readonly threads?: number;
   readonly seed: number;
   readonly recompute?: boolean;
+  readonly quantize: QuantizeWeights;
   readonly json?: boolean;
 }
 
@@ -53,7 +54,7 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
   const threads = opts.threads ?? availableParallelism();
   const { folder } = ensurePresetFolder(opts.preset, { dtype: 'BF16', seed: opts.seed });
   const base = await CausalLM.fromFolder(folder);
-  const runtime = new Runtime({ threads });
+  const runtime = new Runtime({ threads, quantizeWeights: opts.quantize });
   try {
     const config =
       opts.method === 'road'
@@ -96,6 +97,7 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
       ...(opts.method === 'road' ? { variant: opts.variant, groupSize: opts.groupSize } : { rank: opts.rank }),
       targets: 'all-linear',
       recompute,
+      quantize: opts.quantize,
       batch: opts.batch,
       seq: opts.seq,
       steps: opts.steps,
@@ -132,6 +134,7 @@ export function registerBenchTrain(bench: Command, io: CliIo): void {
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
     .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
     .option('--recompute', 'recompute layers in backward and chunk the loss (less memory, one more forward)')
+    .addOption(new Option('--quantize <q>', 'frozen weights of the matmuls: none (float32) or int8 (faster, numerics change)').choices(QUANTIZE_WEIGHTS).default('none'))
     .option('--json', 'print JSON instead of text')
     .action(async (opts: TrainBenchOptions) => {
       const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));

@@ -27,6 +27,9 @@ export class LowerContext {
   private readonly cache = new Map<string, string>();
   private readonly symbols = new Map<string, SymbolSource>();
   private current: Node | undefined;
+  /** Operator domains other than the default one that emitted nodes use (e.g. "com.microsoft"). */
+  readonly domains = new Set<string>();
+  private readonly memos = new Map<string, unknown>();
   private prefix: string | undefined;
 
   constructor(readonly graph: Graph) {
@@ -97,7 +100,7 @@ export class LowerContext {
    * Appends one ONNX node. `outputs` gives the output names, or how many fresh temporaries to create (default
    * one); returns the output names. The node is named after the IR node when it writes one of its outputs.
    */
-  emit(opType: string, inputs: readonly string[], attrs: Attrs = {}, outputs: readonly string[] | number = 1): string[] {
+  emit(opType: string, inputs: readonly string[], attrs: Attrs = {}, outputs: readonly string[] | number = 1, domain = ''): string[] {
     const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.temp(opType)) : [...outputs];
     const irOutputs = this.current && !this.prefix ? new Set(this.outputs) : new Set<string>();
     const base = outs.some((o) => irOutputs.has(o)) ? this.base() : `${this.base()}/${opType}`;
@@ -105,9 +108,41 @@ export class LowerContext {
     for (let i = 1; this.usedNodeNames.has(name); i++) name = `${base}_${i}`;
     this.usedNodeNames.add(name);
     const node: NodeProto = { name, opType, input: [...inputs], output: outs };
+    if (domain !== '') {
+      node.domain = domain;
+      this.domains.add(domain);
+    }
     if (Object.keys(attrs).length > 0) node.attribute = encodeAttrs(attrs);
     this.nodes.push(node);
     return outs;
+  }
+
+  /** The data of input `i` when a weight or literal produces it, else undefined. */
+  leafInput(i: number): { readonly name: string; readonly shape: readonly number[]; readonly data: HostArray } | undefined {
+    const producer = this.graph.nodes[this.inType(i).node];
+    if (producer.op === Op.Initializer) return producer.params as OpParams[Op.Initializer];
+    if (producer.op === Op.Constant) {
+      const p = producer.params as OpParams[Op.Constant];
+      return { name: producer.name, shape: p.shape, data: p.data };
+    }
+    return undefined;
+  }
+
+  /** A value computed once per lowering under `key` (e.g. a quantized weight shared by two matmuls). */
+  memo<T>(key: string, build: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, build());
+    return this.memos.get(key) as T;
+  }
+
+  /** Adds an initializer from a prepared TensorProto (element types beyond the graph dtypes, e.g. int8). */
+  tensorInitializer(proto: TensorProto): string {
+    this.initializers.push(proto);
+    return proto.name!;
+  }
+
+  /** A fresh, unique value name for an initializer built from `hint`. */
+  initializerName(hint: string): string {
+    return this.unique(hint);
   }
 
   /** Adds an initializer (no copy of `data`); returns its name. */

@@ -1,5 +1,6 @@
 // Multi-node lowerings used by the rule table in lower-rules.ts: symbolic dimensions computed at run time,
-// ScatterAdd through ScatterND, CrossEntropy through SoftmaxCrossEntropyLoss, and decompositions for types
+// ScatterAdd through ScatterND, CrossEntropy through SoftmaxCrossEntropyLoss, QuantMatMul through ONNX
+// Runtime's DynamicQuantizeMatMul with int8 weights, and decompositions for types
 // that ONNX Runtime's CPU provider has no kernel for (float64 Erf; bool Where and ordered comparisons).
 // Together with lower-rules.ts this is the only place ONNX op-type strings appear.
 
@@ -7,7 +8,9 @@ import { type Dim, type Shape, dimProduct, dimTerms, isStaticShape } from '../di
 import type { DType } from '../dtype.ts';
 import { Op, type OpParams } from '../ops.ts';
 import type { LowerContext } from './context.ts';
-import { onnxElemType } from './proto.ts';
+import { RoadsterError } from '../../errors.ts';
+import { dequantizeRows, quantizeRows, transposeInt8 } from '../quantize.ts';
+import { MS_DOMAIN, int8TensorProto, onnxElemType } from './proto.ts';
 
 /** A symbol's value, int64 [1]: Shape(input, start=axis, end=axis+1), read once per graph. */
 function symbolValue(ctx: LowerContext, symbol: string): string {
@@ -69,6 +72,39 @@ export function transposeLast2(ctx: LowerContext, x: string, rank: number): stri
   const perm = Array.from({ length: rank }, (_, i) => i);
   [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
   return ctx.emit('Transpose', [x], { perm })[0];
+}
+
+/**
+ * x @ op(Q(w)) for a frozen w [R, C] quantized per row (q int8, one scale per row). float32 runs ORT's
+ * DynamicQuantizeMatMul, which also quantizes x per tensor: with transB, B = qᵀ [C, R] and the row scales are
+ * B's column scales; without, x @ diag(scale) q = (x ⊙ scale) @ q with a unit B scale. float64 multiplies by the
+ * dequantized weight (no activation rounding). The int8 copies are made once per weight and shared.
+ */
+export function quantMatMul(ctx: LowerContext, transB: boolean): void {
+  const w = ctx.leafInput(1);
+  if (!w || !(w.data instanceof Float32Array || w.data instanceof Float64Array)) {
+    throw new RoadsterError('E_ONNX', `${ctx.node.name}: a quantized matmul needs a float weight that is an initializer or constant`);
+  }
+  const [rows, cols] = w.shape;
+  const [x] = ctx.inputs;
+  const quant = ctx.memo(`int8:${w.name}`, () => quantizeRows(w.data as Float32Array | Float64Array, rows, cols));
+  if (ctx.inType(0).dtype === 'float64') {
+    const shape = transB ? [cols, rows] : [rows, cols];
+    const b = ctx.memo(`int8:${w.name}:dequantized${transB ? 'T' : ''}`, () =>
+      ctx.initializer(ctx.initializerName(`${w.name}.dequantized${transB ? 'T' : ''}`), 'float64', shape, dequantizeRows(quant, transB)),
+    );
+    ctx.emit('MatMul', [x, b], {}, ctx.outputs);
+    return;
+  }
+  const scale = ctx.memo(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
+  if (transB) {
+    const b = ctx.memo(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))));
+    ctx.emit('DynamicQuantizeMatMul', [x, b, scale], {}, ctx.outputs, MS_DOMAIN);
+    return;
+  }
+  const b = ctx.memo(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
+  const scaled = ctx.emit('Mul', [x, scale])[0];
+  ctx.emit('DynamicQuantizeMatMul', [scaled, b, ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
 }
 
 /**

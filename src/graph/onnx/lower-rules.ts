@@ -12,6 +12,7 @@ import {
   dimValue,
   dimsValue,
   erfFloat64,
+  quantMatMul,
   scatterAdd,
   transposeLast2,
 } from './lower-compound.ts';
@@ -102,6 +103,8 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
     if (p.transB) b = transposeLast2(ctx, b, ctx.inType(1).shape.length);
     ctx.emit('MatMul', [a, b], {}, ctx.outputs);
   },
+  // x @ op(Q(w)), w quantized to int8 per row (lower-compound.ts)
+  [Op.QuantMatMul]: (ctx, p) => quantMatMul(ctx, p.transB),
   // Σ over axes (opset 13+: axes is an input)
   [Op.ReduceSum]: (ctx, p) =>
     p.axes.length === 0

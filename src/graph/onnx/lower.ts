@@ -10,7 +10,7 @@ import { isLeafOp } from '../ops.ts';
 import { LowerContext } from './context.ts';
 import { outputAlias } from './lower-compound.ts';
 import { LOWER_RULES, type LowerRule } from './lower-rules.ts';
-import { IR_VERSION, type ModelProto, OPSET_VERSION, valueInfo } from './proto.ts';
+import { DOMAIN_VERSIONS, IR_VERSION, type ModelProto, OPSET_VERSION, valueInfo } from './proto.ts';
 
 /** Name, dtype and (possibly symbolic) shape of a graph input or output. */
 export interface TensorSpec {
@@ -27,6 +27,12 @@ export interface LoweredModel {
   readonly outputs: readonly TensorSpec[];
   /** Whether any lowered value is float64 (ORT must then run at optimization level "basic"). */
   readonly hasFloat64: boolean;
+}
+
+function domainVersion(domain: string): number {
+  const version = DOMAIN_VERSIONS[domain];
+  if (version === undefined) throw new RoadsterError('E_ONNX', `no opset version is known for operator domain "${domain}"`);
+  return version;
 }
 
 /** Lowers the live part of `graph` to ONNX. Throws E_ONNX when a symbolic dim has no graph input to bind it. */
@@ -55,6 +61,9 @@ export function lowerToOnnx(graph: Graph): LoweredModel {
     (LOWER_RULES[node.op] as LowerRule<typeof node.op>)(ctx, node.params);
   }
   for (const [value, name] of aliases) outputAlias(ctx, ctx.valueName(value), name);
+  // weights whose every use was replaced (e.g. by a quantized copy) are left out
+  const used = new Set(ctx.nodes.flatMap((n) => n.input ?? []));
+  const initializers = ctx.initializers.filter((t) => used.has(t.name!));
 
   const outputs: TensorSpec[] = graph.outputs.map((o) => {
     const { dtype, shape } = graph.values[o.value];
@@ -64,12 +73,12 @@ export function lowerToOnnx(graph: Graph): LoweredModel {
     inputs.some((i) => i.dtype === 'float64') || live.some((n) => n.outputs.some((v) => graph.values[v].dtype === 'float64'));
   const model: ModelProto = {
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET_VERSION }],
+    opsetImport: [{ domain: '', version: OPSET_VERSION }, ...[...ctx.domains].map((domain) => ({ domain, version: domainVersion(domain) }))],
     producerName: 'roadster',
     graph: {
       name: 'roadster',
       node: ctx.nodes,
-      initializer: ctx.initializers,
+      initializer: initializers,
       input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
       output: outputs.map((o) => valueInfo(o.name, o.dtype, o.shape)),
     },

@@ -67,6 +67,16 @@ export function tensorProto(name: string, dtype: DType, shape: readonly number[]
   return { name, dataType: onnxElemType(dtype), dims: [...shape], rawData: rawBytes(data) };
 }
 
+/** A TensorProto of int8 values as raw_data (a view, no copy). */
+export function int8TensorProto(name: string, shape: readonly number[], data: Int8Array): TensorProto {
+  return { name, dataType: onnx.TensorProto.DataType.INT8, dims: [...shape], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/** ONNX Runtime's contrib operator domain. */
+export const MS_DOMAIN = 'com.microsoft';
+/** Opset versions of the non-default domains that lowering may emit; a model imports those it uses. */
+export const DOMAIN_VERSIONS: Readonly<Record<string, number>> = { [MS_DOMAIN]: 1 };
+
 /** ValueInfo of a graph input or output: static dims as dim_value, plain symbols as dim_param, others unset. */
 export function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): ValueInfoProto {
   const dim = shape.map((d) =>

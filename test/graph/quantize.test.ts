@@ -1,0 +1,91 @@
+// Int8 weight quantization (Runtime option quantizeWeights: "int8"): the per-row quantizer's numbers, the graph
+// pass (which matmuls it rewrites), whole-model numbers against the float64 reference interpreter, exact
+// gradients of the quantized model (finite differences through a graph with frozen weights) and the lowered
+// model keeping only the int8 copies of the quantized weights.
+
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { Op } from '../../src/graph/ops.ts';
+import { lowerToOnnx } from '../../src/graph/onnx/lower.ts';
+import { dequantizeRows, quantizeFrozenMatMuls, quantizeRows } from '../../src/graph/quantize.ts';
+import { GraphBuilder } from '../../src/graph/tracer.ts';
+import { CausalLM } from '../../src/models/causal-lm.ts';
+import { float64 } from '../../src/runtime/host-tensor.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
+import { relativeError } from '../support/all-close.ts';
+import { TINY_LLAMA } from '../support/fixtures.ts';
+import { checkGradients } from '../support/grad-check.ts';
+import { evaluateReference } from '../support/reference.ts';
+
+const int8 = new Runtime({ threads: 1, quantizeWeights: 'int8' });
+const plain = new Runtime({ threads: 1 });
+after(() => Promise.all([int8.release(), plain.release()]));
+
+test('quantizeRows: scale max|row|/127, ties away from zero, zero rows, non-finite rows refused', () => {
+  const w = Float32Array.of(31.75, 0.375, -0.375, 0.1, 0, 0, 0, 0);
+  const q = quantizeRows(w, 2, 4);
+  assert.deepEqual([...q.scale], [0.25, 1]);
+  assert.deepEqual([...q.q], [127, 2, -2, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...dequantizeRows(q, false)], [31.75, 0.5, -0.5, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...dequantizeRows(q, true)], [31.75, 0, 0.5, 0, -0.5, 0, 0, 0]);
+  assert.throws(() => quantizeRows(Float32Array.of(1, NaN), 1, 2), { code: 'E_WEIGHTS' });
+  assert.throws(() => quantizeRows(Float32Array.of(1, 2, 3), 2, 2), { code: 'E_SHAPE' });
+});
+
+test('the pass rewrites the projections and the head, not attention; a graph without frozen matmuls is returned as is', async () => {
+  const model = await CausalLM.fromFolder(TINY_LLAMA);
+  const graph = model.buildGraph();
+  const rewritten = quantizeFrozenMatMuls(graph);
+  const count = (op: Op) => rewritten.nodes.filter((n) => n.op === op).length;
+  assert.equal(count(Op.QuantMatMul), model.linearSites().length + 1);
+  assert.equal(count(Op.MatMul), 2 * model.config.numHiddenLayers); // QKᵀ and PV
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', [2, 3]);
+  const g = b.build({ y: x.matmul(b.input('w', 'float32', [3, 2])) });
+  assert.equal(quantizeFrozenMatMuls(g), g);
+});
+
+test('the lowered model keeps only int8 copies of the quantized weights (plus the embedding the lookup needs)', async () => {
+  const model = await CausalLM.fromFolder(TINY_LLAMA);
+  const lowered = lowerToOnnx(quantizeFrozenMatMuls(model.buildGraph()));
+  const names = new Set(lowered.model.graph!.initializer!.map((t) => t.name!));
+  for (const site of model.linearSites()) {
+    assert.ok(!names.has(`${site.path}.weight`), `${site.path}.weight is still there`);
+    assert.ok(names.has(`${site.path}.weight.int8T`), `${site.path}.weight.int8T is missing`);
+  }
+  assert.ok(names.has('model.embed_tokens.weight'));
+  assert.deepEqual(lowered.model.opsetImport!.map((o) => o.domain), ['', 'com.microsoft']);
+});
+
+test('whole model, float64 and float32: ONNX Runtime matches the reference interpreter of the quantized graph', async () => {
+  const model = await CausalLM.fromFolder(TINY_LLAMA);
+  const batch = { inputIds: [[1, 5, 9, 20, 7, 3], [4, 4, 8, 15, 16, 23]] };
+  for (const dtype of ['float64', 'float32'] as const) {
+    const graph = model.buildGraph({ dtype });
+    const feeds = model.feeds(batch, dtype);
+    const { logits } = await (await int8.compile(graph)).run(feeds);
+    const refFeeds = Object.fromEntries(
+      Object.entries(feeds).map(([k, v]) => [k, { shape: [...v.shape], data: v.data instanceof Float32Array ? Float64Array.from(v.data) : v.data }]),
+    );
+    const ref = evaluateReference(quantizeFrozenMatMuls(graph), refFeeds).logits.data as Float64Array;
+    const err = relativeError(Float64Array.from(logits.data as Float32Array | Float64Array), ref);
+    assert.ok(err <= (dtype === 'float64' ? 1e-10 : 1e-4), `${dtype}: relative error ${err}`);
+    // and it is a different model from the float one, by about the quantization error
+    const { logits: exact } = await (await plain.compile(graph)).run(feeds);
+    const drift = relativeError(Float64Array.from(logits.data as Float32Array | Float64Array), Float64Array.from(exact.data as Float32Array | Float64Array));
+    assert.ok(drift > 1e-6 && drift < 0.1, `${dtype}: quantized vs float drift ${drift}`);
+  }
+});
+
+test('gradients through quantized frozen weights are exact for the quantized model (finite differences, float64)', async () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float64', ['B', 4]);
+  const w1 = b.initializer('w1', Float64Array.from({ length: 12 }, (_, i) => Math.sin(i + 0.5)), [3, 4]);
+  const w2 = b.initializer('w2', Float64Array.from({ length: 6 }, (_, i) => Math.cos(2 * i)), [3, 2]);
+  const h = x.matmul(w1, { transB: true }).tanh(); // [B, 3]
+  const y = h.matmul(w2); // [B, 2]
+  const graph = b.build({ loss: y.mul(y).sum() });
+  const feeds = { x: float64([2, 4], Array.from({ length: 8 }, (_, i) => 0.3 * i - 1)) };
+  const worst = await checkGradients(int8, graph, feeds, ['x'], { what: 'two frozen quantized matmuls' });
+  assert.ok(worst <= 1e-6);
+});
