@@ -1,7 +1,8 @@
 // Parsers for CLI flag values, used as commander's argument parsers: a bad value is a usage error that names
 // the flag, what it expected and what it got.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { QUANTIZE_WEIGHTS } from '../runtime/index.ts';
 
 /** `--flag N` with N an integer >= `min`. */
 export function intAtLeast(min: number): (value: string) => number {
@@ -21,4 +22,11 @@ export function tokenIdList(value: string): number[] {
     throw new InvalidArgumentError(`expected comma-separated token ids such as "1,5,9", got "${value}".`);
   }
   return parts.map(Number);
+}
+
+/** `--quantize none|int8`: how the frozen weights of matmuls run (RuntimeOptions.quantizeWeights). */
+export function quantizeOption(): Option {
+  return new Option('--quantize <q>', 'frozen matmul weights: none (float32) or int8 (about 3x faster matmuls; numerics change)')
+    .choices(QUANTIZE_WEIGHTS)
+    .default('none');
 }

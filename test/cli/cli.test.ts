@@ -77,6 +77,11 @@ describe('roadster (spawned)', () => {
     const again = roadster('generate', '--model', TINY_LLAMA, '--ids', fx.prompts[0].join(','), '--max-new-tokens', '6', '--threads', '1');
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, `${fx.runs.base.alone[0].new_tokens.slice(0, 6).join(',')}\n`);
+
+    // int8 weights: a valid run of the same shape (the numbers may differ from float32)
+    const q = roadster('generate', '--model', TINY_LLAMA, '--ids', fx.prompts[0].join(','), '--max-new-tokens', '6', '--threads', '1', '--quantize', 'int8');
+    assert.equal(q.status, 0, q.stderr);
+    assert.equal(q.stdout.trim().split(',').length, 6, q.stdout);
   });
 
   test('a missing model folder exits 1 with error [E_NOT_FOUND]', () => {
@@ -100,6 +105,9 @@ describe('roadster (in process)', () => {
     assert.match(range.stderr, /token id 300 is outside/);
     assert.equal((await runInProcess('no-such-command')).code, 2);
     assert.equal((await runInProcess('bench', 'forward', '--preset', 'gpt-5')).code, 2);
+    const quant = await runInProcess('bench', 'train', '--preset', 'smollm2-135m', '--quantize', 'int4');
+    assert.equal(quant.code, 2);
+    assert.match(quant.stderr, /--quantize.*int4.*none, int8/s);
     const help = await runInProcess('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /generate/);

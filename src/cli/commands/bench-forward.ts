@@ -7,10 +7,10 @@ import { availableParallelism } from 'node:os';
 import { type Command, Option } from 'commander';
 import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
-import { Runtime } from '../../runtime/index.ts';
+import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { median, randomIds } from '../bench-inputs.ts';
-import { intAtLeast } from '../options.ts';
+import { intAtLeast, quantizeOption } from '../options.ts';
 import { PRESET_DTYPES, type PresetDtype, ensurePresetFolder } from '../preset-cache.ts';
 
 interface ForwardOptions {
@@ -19,6 +19,7 @@ interface ForwardOptions {
   readonly seq: number;
   readonly steps: number;
   readonly threads?: number;
+  readonly quantize: QuantizeWeights;
   readonly dtype: PresetDtype;
   readonly seed: number;
   readonly cacheDir?: string;
@@ -34,6 +35,8 @@ export interface ForwardBenchResult {
   readonly seq: number;
   readonly steps: number;
   readonly threads: number;
+  /** Frozen matmul weights: float32 (none) or int8. */
+  readonly quantize: QuantizeWeights;
   readonly medianMs: number;
   readonly minMs: number;
   readonly tokensPerSecond: number;
@@ -61,7 +64,7 @@ export async function benchForward(opts: ForwardOptions, log: (line: string) => 
   const loadMs = msSince(t0);
   const params = [...model.weights.values()].reduce((n, w) => n + w.data.length, 0);
   log(`loaded ${params.toLocaleString('en-US')} parameters from ${folder} in ${loadMs.toFixed(0)} ms; creating the session ...`);
-  const runtime = new Runtime({ threads });
+  const runtime = new Runtime({ threads, quantizeWeights: opts.quantize });
   try {
     t0 = process.hrtime.bigint();
     const compiled = await runtime.compile(model.buildGraph());
@@ -87,6 +90,7 @@ export async function benchForward(opts: ForwardOptions, log: (line: string) => 
       seq: opts.seq,
       steps: opts.steps,
       threads,
+      quantize: opts.quantize,
       medianMs,
       minMs: Math.min(...times),
       tokensPerSecond: (opts.batch * opts.seq) / (medianMs / 1000),
@@ -115,6 +119,7 @@ export function registerBenchForward(bench: Command, io: CliIo): void {
     .addOption(new Option('--dtype <dtype>', 'storage dtype of the cached preset weights').choices(PRESET_DTYPES).default('BF16'))
     .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
     .option('--cache-dir <dir>', 'where preset folders are cached (default: <tmpdir>/roadster-presets)')
+    .addOption(quantizeOption())
     .option('--json', 'print JSON instead of text')
     .action(async (opts: ForwardOptions) => {
       const result = await benchForward(opts, (line) => io.stderr.write(`${line}\n`));

@@ -12,12 +12,12 @@ import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
 import { PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
 import { benchMatmul } from '../../runtime/bench-matmul.ts';
-import { QUANTIZE_WEIGHTS, type QuantizeWeights, Runtime } from '../../runtime/index.ts';
+import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { AdamW } from '../../train/optimizer.ts';
 import { peftParameterName } from '../../adapters/peft-model.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { median, randomIds } from '../bench-inputs.ts';
-import { intAtLeast } from '../options.ts';
+import { intAtLeast, quantizeOption } from '../options.ts';
 import { ensurePresetFolder } from '../preset-cache.ts';
 
 interface TrainBenchOptions {
@@ -134,7 +134,7 @@ export function registerBenchTrain(bench: Command, io: CliIo): void {
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
     .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
     .option('--recompute', 'recompute layers in backward and chunk the loss (less memory, one more forward)')
-    .addOption(new Option('--quantize <q>', 'frozen weights of the matmuls: none (float32) or int8 (faster, numerics change)').choices(QUANTIZE_WEIGHTS).default('none'))
+    .addOption(quantizeOption())
     .option('--json', 'print JSON instead of text')
     .action(async (opts: TrainBenchOptions) => {
       const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));

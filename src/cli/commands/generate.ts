@@ -10,9 +10,9 @@ import { hubOptionsFromEnv } from '../../io/hub/index.ts';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from '../../models/auto.ts';
 import type { CausalLM } from '../../models/causal-lm.ts';
-import { Runtime } from '../../runtime/index.ts';
+import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, usageError } from '../io.ts';
-import { intAtLeast, tokenIdList } from '../options.ts';
+import { intAtLeast, quantizeOption, tokenIdList } from '../options.ts';
 import { downloadReporter } from '../progress.ts';
 
 interface GenerateOptions {
@@ -23,6 +23,7 @@ interface GenerateOptions {
   readonly revision?: string;
   readonly offline?: boolean;
   readonly threads?: number;
+  readonly quantize: QuantizeWeights;
 }
 
 /** End-of-sequence ids: generation_config.json's, else config.json's (transformers' order). */
@@ -80,7 +81,7 @@ async function generate(opts: GenerateOptions, io: CliIo): Promise<void> {
   const pad = model.generationConfig?.padTokenId ?? model.config.padTokenId ?? eos[0] ?? 0;
   const text = tokenizer === null ? null : new TextStream(tokenizer, io);
   let count = 0;
-  const runtime = new Runtime({ threads: opts.threads ?? availableParallelism() });
+  const runtime = new Runtime({ threads: opts.threads ?? availableParallelism(), quantizeWeights: opts.quantize });
   try {
     await greedyGenerate(model, runtime, [prompt], {
       maxNewTokens: opts.maxNewTokens,
@@ -111,5 +112,6 @@ export function registerGenerate(program: Command, io: CliIo): void {
     .option('--revision <rev>', 'branch, tag or commit of a Hub repo (default main)')
     .option('--offline', 'use only local folders and the cache (as HF_HUB_OFFLINE=1)')
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
+    .addOption(quantizeOption())
     .action((opts: GenerateOptions) => generate(opts, io));
 }
