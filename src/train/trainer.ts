@@ -94,6 +94,8 @@ export interface TrainReport {
   readonly trainableParameters: number;
   readonly totalParameters: number;
   readonly trainablePercent: number;
+  /** Frozen matmul weights: "none" (float32) or "int8" (the runtime's quantizeWeights). */
+  readonly quantize: string;
   readonly steps: number;
   readonly tokens: number;
   readonly timeSeconds: number;
@@ -125,10 +127,10 @@ export const METRICS_FILE = 'metrics.jsonl';
 export const CURVE_FILE = 'loss-curve.svg';
 export const REPORT_FILE = 'report.json';
 
-/** Settings that must match for `resume` to continue a run. */
-function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null): string {
+/** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, ...rest } = config;
-  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length };
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...(quantize === 'none' ? {} : { quantize }) };
   return JSON.stringify(classes === null ? base : { ...base, classes });
 }
 
@@ -156,7 +158,7 @@ export class Trainer {
     this.params = peft.namedParameters(adapterName);
     this.state = {
       version: 1,
-      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null),
+      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights),
       step: 0,
       epoch: 0,
       batchIndex: 0,
@@ -363,6 +365,7 @@ export class Trainer {
       trainableParameters: trainable,
       totalParameters: total,
       trainablePercent: percent,
+      quantize: this.peft.runtime.options.quantizeWeights,
       steps: this.state.step,
       tokens: this.state.tokens,
       timeSeconds: seconds,

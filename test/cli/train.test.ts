@@ -253,6 +253,24 @@ describe('roadster train', () => {
     assert.deepEqual(metrics(out).filter((m) => m.type === 'step').map((m) => m.step), [1, 2, 3, 4]);
   });
 
+  test('--quantize int8 trains on int8 frozen weights: reported, close to float32, and part of what --resume checks', async () => {
+    const out = join(scratch, 'int8');
+    const args = [...SMALL, '--data', TEXT, '--out', out, '--max-steps', '4', '--save-every', '2'];
+    const q = await trainJson([...args, '--quantize', 'int8']);
+    assert.equal(q.quantize, 'int8');
+    const f = await trainJson([...SMALL, '--data', TEXT, '--out', join(scratch, 'int8-float'), '--max-steps', '4']);
+    assert.equal(f.quantize, 'none');
+    assert.notEqual(q.finalTrainLoss, f.finalTrainLoss);
+    assert.ok(Math.abs(q.finalTrainLoss - f.finalTrainLoss) < 0.05 * f.finalTrainLoss, `${q.finalTrainLoss} vs ${f.finalTrainLoss}`);
+    rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
+    const changed = await train([...args, '--resume']);
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /error \[E_CHECKPOINT\]: .*step-00000002 was made with other settings or data/);
+    const resumed = await trainJson([...args, '--resume', '--quantize', 'int8']);
+    assert.equal(resumed.resumedFrom, 2);
+    assert.deepEqual(numbers(resumed), numbers(q));
+  });
+
   test('--method lora trains a LoRA adapter', async () => {
     const out = join(scratch, 'lora');
     const r = await trainJson(['--model', MODEL, '--method', 'lora', '--rank', '2', '--lora-alpha', '4', '--target-modules', 'q_proj,k_proj',

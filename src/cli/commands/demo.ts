@@ -7,9 +7,9 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_DEMO_OPTIONS, type DemoReport, runDemo } from '../../demo/run-demo.ts';
 import { SHIPPED_MODEL_DIR } from '../../demo/shipped-model.ts';
-import { Runtime } from '../../runtime/index.ts';
+import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson } from '../io.ts';
-import { intAtLeast } from '../options.ts';
+import { intAtLeast, quantizeOption } from '../options.ts';
 import { trainProgress } from '../train/progress.ts';
 
 interface DemoFlags {
@@ -19,6 +19,7 @@ interface DemoFlags {
   readonly testPerClass: number;
   readonly skipLora?: boolean;
   readonly threads?: number;
+  readonly quantize: QuantizeWeights;
   readonly json?: boolean;
 }
 
@@ -27,7 +28,7 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 function printReport(io: CliIo, r: DemoReport): void {
   const out = (s: string) => io.stdout.write(`${s}\n`);
   out('');
-  out(`${r.task}: ${r.trainExamples} training e-mails, ${r.testExamples} test e-mails`);
+  out(`${r.task}: ${r.trainExamples} training e-mails, ${r.testExamples} test e-mails${r.road.train.quantize === 'none' ? '' : `; frozen weights ${r.road.train.quantize}`}`);
   out(`  base model, no adaptation   accuracy ${pct(r.base.accuracy)}`);
   out(`  RoAd (${r.road.train.trainableParameters.toLocaleString('en-US')} params, ${r.road.train.trainablePercent.toFixed(3)}%)   accuracy ${pct(r.road.accuracy)}   ${r.road.train.steps} steps, ${r.road.train.timeSeconds.toFixed(0)} s`);
   if (r.lora) out(`  LoRA (${r.lora.train.trainableParameters.toLocaleString('en-US')} params, ${r.lora.train.trainablePercent.toFixed(3)}%)   accuracy ${pct(r.lora.accuracy)}   ${r.lora.train.steps} steps, ${r.lora.train.timeSeconds.toFixed(0)} s`);
@@ -40,7 +41,7 @@ function printReport(io: CliIo, r: DemoReport): void {
 }
 
 async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
-  const runtime = new Runtime({ threads: flags.threads ?? availableParallelism() });
+  const runtime = new Runtime({ threads: flags.threads ?? availableParallelism(), quantizeWeights: flags.quantize });
   const progress = trainProgress(io, { logEvery: 10 });
   try {
     const report = await runDemo(
@@ -81,6 +82,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--test-per-class <n>', 'test e-mails per class', intAtLeast(1), DEFAULT_DEMO_OPTIONS.testPerClass)
     .option('--skip-lora', 'do not train the LoRA comparison')
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
+    .addOption(quantizeOption())
     .option('--json', 'print the report as JSON')
     .action((flags: DemoFlags) => demo(flags, io));
 }

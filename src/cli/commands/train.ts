@@ -134,7 +134,7 @@ async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<
   }
   const maxLength = checkModelFit(model, tokenizer.tokenizer, settings);
 
-  const runtime = new Runtime({ threads: settings.threads ?? availableParallelism() });
+  const runtime = new Runtime({ threads: settings.threads ?? availableParallelism(), quantizeWeights: settings.quantize });
   const progress = trainProgress(io, { logEvery: settings.logEvery });
   try {
     const config = adapterConfig(settings, model.config.modelType);

@@ -9,6 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { RoadVariant } from '../../adapters/road/math.ts';
 import type { DataFormat, LabelMode, LabelNames } from '../../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../train/trainer.ts';
+import type { QuantizeWeights } from '../../runtime/index.ts';
 import { usageError } from '../io.ts';
 import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags } from './flags.ts';
 
@@ -43,6 +44,7 @@ export interface TrainSettings {
   readonly train: Omit<TrainConfig, 'outDir'>;
   readonly logEvery: number;
   readonly threads: number | null;
+  readonly quantize: QuantizeWeights;
   readonly out: string;
   readonly resume: boolean;
   readonly json: boolean;
@@ -223,6 +225,7 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
     },
     logEvery: flags.logEvery ?? DEFAULT_LOG_EVERY,
     threads: flags.threads ?? null,
+    quantize: flags.quantize ?? 'none',
     out,
     resume: flags.resume ?? false,
     json: flags.json ?? false,
