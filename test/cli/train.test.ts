@@ -261,7 +261,7 @@ describe('roadster train', () => {
     const f = await trainJson([...SMALL, '--data', TEXT, '--out', join(scratch, 'int8-float'), '--max-steps', '4']);
     assert.equal(f.quantize, 'none');
     assert.notEqual(q.finalTrainLoss, f.finalTrainLoss);
-    assert.ok(Math.abs(q.finalTrainLoss - f.finalTrainLoss) < 0.05 * f.finalTrainLoss, `${q.finalTrainLoss} vs ${f.finalTrainLoss}`);
+    assert.ok(Math.abs(q.finalTrainLoss! - f.finalTrainLoss!) < 0.05 * f.finalTrainLoss!, `${q.finalTrainLoss} vs ${f.finalTrainLoss}`);
     rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
     const changed = await train([...args, '--resume']);
     assert.equal(changed.code, 1);
