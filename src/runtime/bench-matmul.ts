@@ -1,10 +1,11 @@
 // Matmul throughput of the runtime: x[m,k] (a graph input) @ W (an initializer [k,n], or [n,k] with transB),
-// median wall time per run over `iters` after `warmup` runs, as GFLOP/s. Used to check that sessions reach the
+// median wall time per run over `iters` after `warmup` runs, as GFLOP/s (with `quantize: "int8"`, W is an int8
+// weight and the FLOPs are counted as for float32). Used to check that sessions reach the
 // speeds DESIGN.md measured (1 / 2 threads: 140–180 / 200–330 GFLOP/s on 2 AVX-512 cores).
 
 import { GraphBuilder } from '../graph/tracer.ts';
 import { float32 } from './host-tensor.ts';
-import { Runtime } from './runtime.ts';
+import { type QuantizeWeights, Runtime } from './runtime.ts';
 
 /** One matmul shape: x[m,k] @ W[k,n] (W stored as [n,k] when transB). */
 export interface BenchCase {
@@ -50,7 +51,7 @@ function median(xs: number[]): number {
 
 /** Times each case at each thread count; returns plain objects (the CLI prints them as JSON). */
 export async function benchMatmul(
-  opts: { threads?: number | readonly number[]; cases?: readonly BenchCase[]; warmup?: number; iters?: number } = {},
+  opts: { threads?: number | readonly number[]; cases?: readonly BenchCase[]; warmup?: number; iters?: number; quantize?: QuantizeWeights } = {},
 ): Promise<BenchResult[]> {
   const threadCounts = opts.threads === undefined ? [1, 2] : typeof opts.threads === 'number' ? [opts.threads] : opts.threads;
   const cases = opts.cases ?? DEFAULT_BENCH_CASES;
@@ -58,7 +59,7 @@ export async function benchMatmul(
   const iters = opts.iters ?? 20;
   const results: BenchResult[] = [];
   for (const threads of threadCounts) {
-    const runtime = new Runtime({ threads });
+    const runtime = new Runtime({ threads, quantizeWeights: opts.quantize ?? 'none' });
     try {
       for (const c of cases) {
         const b = new GraphBuilder();

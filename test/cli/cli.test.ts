@@ -51,10 +51,17 @@ describe('roadster (spawned)', () => {
     assert.equal(r.status, 0, r.stderr);
     const json = JSON.parse(r.stdout) as {
       machine: { cpus: number; model: string };
+      quantize: string;
       results: { case: { m: number; k: number; n: number; transB: boolean }; threads: number; medianMs: number; gflops: number }[];
     };
     assert.ok(Number.isInteger(json.machine.cpus) && json.machine.cpus >= 1);
     assert.equal(typeof json.machine.model, 'string');
+    assert.equal(json.quantize, 'none');
+    const q = roadster('bench', 'matmul', '--iters', '1', '--warmup', '0', '--threads', '1', '--quantize', 'int8', '--json');
+    assert.equal(q.status, 0, q.stderr);
+    const qJson = JSON.parse(q.stdout) as { quantize: string; results: { gflops: number }[] };
+    assert.equal(qJson.quantize, 'int8');
+    assert.ok(qJson.results.length === 4 && qJson.results.every((x) => x.gflops > 0));
     const threads = [...new Set(json.results.map((x) => x.threads))];
     assert.deepEqual(threads, json.machine.cpus === 1 ? [1] : [1, json.machine.cpus]);
     assert.equal(json.results.length, 4 * threads.length);
