@@ -16,7 +16,7 @@ import {
   scatterAdd,
   transposeLast2,
 } from './lower-compound.ts';
-import type { Attrs } from './proto.ts';
+import { type Attrs, MS_DOMAIN } from './proto.ts';
 
 /** Emits the ONNX nodes for one IR node whose context `ctx` is positioned on. */
 export type LowerRule<O extends Op> = (ctx: LowerContext, params: OpParams[O]) => void;
@@ -96,9 +96,15 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
   [Op.Or]: direct('Or'),
   // ¬x
   [Op.Not]: direct('Not'),
-  // op(A) @ op(B): Transpose of the last two axes + MatMul (ORT fuses them into FusedMatMul)
+  // op(A) @ op(B): float32 with a transpose goes to ORT's FusedMatMul, which transposes inside the kernel (no
+  // transposed copy of a weight, no layout transpose merged into a slow one); float64 (FusedMatMul has no
+  // float64 kernel) and plain products use Transpose of the last two axes + MatMul
   [Op.MatMul]: (ctx, p) => {
     let [a, b] = ctx.inputs;
+    if ((p.transA || p.transB) && ctx.inType(0).dtype === 'float32') {
+      ctx.emit('FusedMatMul', [a, b], { transA: +p.transA, transB: +p.transB }, ctx.outputs, MS_DOMAIN);
+      return;
+    }
     if (p.transA) a = transposeLast2(ctx, a, ctx.inType(0).shape.length);
     if (p.transB) b = transposeLast2(ctx, b, ctx.inType(1).shape.length);
     ctx.emit('MatMul', [a, b], {}, ctx.outputs);

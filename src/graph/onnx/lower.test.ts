@@ -19,8 +19,8 @@ describe('lowerToOnnx', () => {
 
   test('names ONNX nodes and values after IR nodes and declares opset 17, IR 8', () => {
     const b = new GraphBuilder();
-    const x = b.input('x', 'float32', ['B', 4]);
-    const w = b.initializer('proj.weight', new Float32Array(12), [3, 4]);
+    const x = b.input('x', 'float64', ['B', 4]);
+    const w = b.initializer('proj.weight', new Float64Array(12), [3, 4]);
     const y = b.scope('layers.0', () => x.matmul(w, { transB: true }).named('q_proj'));
     const { model } = lowerToOnnx(b.build({ y, h: y.tanh() }));
     const g = model.graph!;
@@ -34,6 +34,17 @@ describe('lowerToOnnx', () => {
     assert.equal(tr.name, 'layers.0/q_proj/Transpose');
     assert.deepEqual(tr.input, ['proj.weight']);
     assert.deepEqual(g.node!.find((n) => n.opType === 'Tanh')!.output, ['h']);
+  });
+
+  test('float32 products with a transpose go to FusedMatMul in the com.microsoft domain, no Transpose node', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['B', 4]);
+    const w = b.initializer('proj.weight', new Float32Array(12), [3, 4]);
+    const { model } = lowerToOnnx(b.build({ y: x.matmul(w, { transB: true }) }));
+    const g = model.graph!;
+    assert.deepEqual(model.opsetImport, [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
+    assert.deepEqual(g.node!.map((n) => [n.opType, n.domain ?? '']), [['FusedMatMul', 'com.microsoft']]);
+    assert.deepEqual(g.node![0].attribute!.map((a) => [a.name, Number(a.i)]), [['transA', 0], ['transB', 1]]);
   });
 
   test('inputs carry dim_param for symbols and dim_value for static dims', () => {
