@@ -6,6 +6,7 @@
 // Letters: B batch, T query positions, S key positions (= T without a cache), C hidden, H heads, Hkv KV heads,
 // R = H / Hkv, D head dim, F intermediate, V vocabulary.
 
+import { dimMul } from '../../graph/dim.ts';
 import type { Tensor } from '../../graph/tracer.ts';
 import { concat } from '../../graph/tracer.ts';
 import type { ModelConfig } from '../../io/config/index.ts';
@@ -53,24 +54,42 @@ function project(ctx: ForwardContext, layer: number, kind: ProjectionKind, x: Te
   return x.builder.scope(path, () => ctx.linear(site, x, ctx.param(`${path}.weight`), bias));
 }
 
-function attention(ctx: ForwardContext, layer: number, x: Tensor, cos: Tensor, sin: Tensor, bias: Tensor): Tensor {
+/** cos and sin of the rotary angles, [B, T, D], each as [B, 1, 1, T, D] (queries) and [B, 1, S, D] (keys). */
+interface Rope {
+  readonly cos: Tensor;
+  readonly sin: Tensor;
+}
+
+/**
+ * Grouped-query attention with the R = H / Hkv query heads of a KV head stacked along the rows: queries
+ * [B, Hkv, R*T, D] against keys [B, Hkv, S, D], so each product is one matmul per KV head (no broadcast of the
+ * keys over R, and no sum over R in the keys' and values' gradients).
+ */
+function attention(ctx: ForwardContext, layer: number, x: Tensor, rope: Rope, bias: Tensor): Tensor {
   const { numAttentionHeads: h, numKeyValueHeads: hkv, headDim: d } = ctx.config;
   const r = h / hkv;
   const [b, t] = x.shape;
+  const [cosQ, sinQ] = [rope.cos.unsqueeze([1, 2]), rope.sin.unsqueeze([1, 2])]; // [B, 1, 1, T, D]
+  const [cosK, sinK] = [rope.cos.unsqueeze(1), rope.sin.unsqueeze(1)]; // [B, 1, S, D]
   const q = project(ctx, layer, 'q_proj', x) // [B, T, H*D]
     .reshape([b, t, hkv, r, d]) // [B, T, Hkv, R, D]
     .transpose([0, 2, 3, 1, 4]); // [B, Hkv, R, T, D]
   const k = project(ctx, layer, 'k_proj', x) // [B, T, Hkv*D]
     .reshape([b, t, hkv, d]) // [B, T, Hkv, D]
-    .transpose([0, 2, 1, 3]) // [B, Hkv, T, D]
-    .unsqueeze(2); // [B, Hkv, 1, S, D]
-  const v = project(ctx, layer, 'v_proj', x).reshape([b, t, hkv, d]).transpose([0, 2, 1, 3]).unsqueeze(2); // [B, Hkv, 1, S, D]
-  const qRot = q.mul(cos).add(rotateHalf(q).mul(sin)); // [B, Hkv, R, T, D]
-  const kRot = k.mul(cos).add(rotateHalf(k).mul(sin)); // [B, Hkv, 1, S, D]
-  const scores = qRot.matmul(kRot, { transB: true }).mul(1 / Math.sqrt(d)).add(bias.unsqueeze(1)); // [B, Hkv, R, T, S]
+    .transpose([0, 2, 1, 3]); // [B, Hkv, S, D]
+  const v = project(ctx, layer, 'v_proj', x).reshape([b, t, hkv, d]).transpose([0, 2, 1, 3]); // [B, Hkv, S, D]
+  const qRot = q.mul(cosQ).add(rotateHalf(q).mul(sinQ)).reshape([b, hkv, dimMul(r, t), d]); // [B, Hkv, R*T, D]
+  const kRot = k.mul(cosK).add(rotateHalf(k).mul(sinK)); // [B, Hkv, S, D]
+  const scores = qRot
+    .matmul(kRot, { transB: true }) // [B, Hkv, R*T, S]
+    .mul(1 / Math.sqrt(d))
+    .reshape([b, hkv, r, t, t]) // [B, Hkv, R, T, S]
+    .add(bias.unsqueeze(1)); // [B, Hkv, R, T, S]
   const probs = scores.softmax(-1).named('attn_probs'); // [B, Hkv, R, T, S]
   const out = probs
-    .matmul(v) // [B, Hkv, R, T, D]
+    .reshape([b, hkv, dimMul(r, t), t]) // [B, Hkv, R*T, S]
+    .matmul(v) // [B, Hkv, R*T, D]
+    .reshape([b, hkv, r, t, d]) // [B, Hkv, R, T, D]
     .transpose([0, 3, 1, 2, 4]) // [B, T, Hkv, R, D]
     .reshape([b, t, h * d]); // [B, T, H*D]
   return project(ctx, layer, 'o_proj', out); // [B, T, C]
@@ -88,16 +107,16 @@ export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidd
   const b = inputs.inputIds.builder;
   let x = param(names.embed).gather(inputs.inputIds, 0).named('embed'); // [B, T, C]
 
-  const { cos, sin } = b.scope('rope', () => {
+  const rope: Rope = b.scope('rope', () => {
     const freqs = inputs.positionIds.cast(x.dtype).unsqueeze(-1).mul(ctx.invFreq); // [B, T, D/2]
     const emb = concat([freqs, freqs], -1); // [B, T, D]
-    return { cos: emb.cos().unsqueeze([1, 2]), sin: emb.sin().unsqueeze([1, 2]) }; // [B, 1, 1, T, D]
+    return { cos: emb.cos(), sin: emb.sin() }; // [B, T, D]
   });
 
   for (let i = 0; i < config.numHiddenLayers; i++) {
     const bias = config.layerTypes[i] === 'sliding' ? inputs.slidingBias! : inputs.attentionBias; // [B, 1, T, S]
     const layer = () => {
-      const attn = attention(ctx, i, rmsNorm(x, param(names.inputNorm(i)), config.rmsNormEps), cos, sin, bias);
+      const attn = attention(ctx, i, rmsNorm(x, param(names.inputNorm(i)), config.rmsNormEps), rope, bias);
       const h = x.add(attn); // [B, T, C]
       return h.add(mlp(ctx, i, rmsNorm(h, param(names.postAttentionNorm(i)), config.rmsNormEps))); // [B, T, C]
     };
