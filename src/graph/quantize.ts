@@ -1,7 +1,8 @@
 // Int8 weight quantization for frozen matmuls: the per-row quantizer Op.QuantMatMul is defined by, and the
 // graph pass that turns every matmul against a frozen rank-2 weight into one. Adapter training keeps the base
 // weights frozen, so the pass quantizes the forward projections (x Wᵀ) and the input gradients of the backward
-// pass (dy W) alike; both use the same quantized weight, so the gradients are exact for the quantized model.
+// pass (dy W) alike; both use the same quantized weight, so without the kernel's rounding of its left operand
+// (float64) the gradients are exact for the quantized-weight model.
 
 import { RoadsterError } from '../errors.ts';
 import type { Graph, Node } from './ir.ts';
