@@ -24,9 +24,9 @@ export function tokenIdList(value: string): number[] {
   return parts.map(Number);
 }
 
-/** `--quantize none|int8`: how the frozen weights of matmuls run (RuntimeOptions.quantizeWeights). */
+/** `--quantize none|int8|int8-all`: how the frozen weights of matmuls run (RuntimeOptions.quantizeWeights). */
 export function quantizeOption(): Option {
-  return new Option('--quantize <q>', 'frozen matmul weights: none (float32) or int8 (about 3x faster matmuls; numerics change)')
+  return new Option('--quantize <q>', 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too; fastest, worse fit)')
     .choices(QUANTIZE_WEIGHTS)
     .default('none');
 }

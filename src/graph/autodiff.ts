@@ -95,14 +95,16 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
     }
     const rule = VJP_RULES[n.op] as VjpRule<Op>;
     const grads = b.scope(`grad.${n.name}`, () =>
-      rule({
-        b,
-        params: n.params,
-        inputs: n.inputs.map(view),
-        outputs: n.outputs.map(view),
-        grads: n.outputs.map((v) => cotangent.get(v) ?? null),
-        needs: (k) => active.has(n.inputs[k]),
-      }),
+      b.cotangents(() =>
+        rule({
+          b,
+          params: n.params,
+          inputs: n.inputs.map(view),
+          outputs: n.outputs.map(view),
+          grads: n.outputs.map((v) => cotangent.get(v) ?? null),
+          needs: (k) => active.has(n.inputs[k]),
+        }),
+      ),
     );
     n.inputs.forEach((v, k) => {
       const g = grads[k];

@@ -21,6 +21,8 @@ export interface Node<O extends Op = Op> {
   readonly region?: number;
   /** The stage is also a recomputation region (activation checkpointing): its nodes are recomputed in backward. */
   readonly recompute?: boolean;
+  /** Created by a VJP rule: the node computes cotangents (the backward pass proper, not recomputed forward). */
+  readonly cotangent?: boolean;
 }
 
 /** A value: one output of one node, with its inferred dtype and (possibly symbolic) shape. */

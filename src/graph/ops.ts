@@ -99,10 +99,11 @@ export interface OpParams {
   [Op.MatMul]: { transA: boolean; transB: boolean };
   /**
    * inputs: x [..., M, K] (float), w (a constant or initializer of rank 2) → x @ op(Q(w)), where Q(w) is w
-   * quantized to int8 per row (symmetric, scale max|row| / 127, see quantize.ts). The float32 kernel also
-   * rounds x to uint8 per tensor on the fly (ONNX Runtime's DynamicQuantizeMatMul); float64 does not.
+   * quantized to int8 per row (symmetric, scale max|row| / 127, see quantize.ts). With `roundInput` the float32
+   * kernel also rounds x to uint8 per tensor on the fly (ONNX Runtime's DynamicQuantizeMatMul, int8 products);
+   * without it, and always in float64, x multiplies the dequantized weight exactly.
    */
-  [Op.QuantMatMul]: { transB: boolean };
+  [Op.QuantMatMul]: { transB: boolean; roundInput: boolean };
   [Op.ReduceSum]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMean]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMax]: { axes: readonly number[]; keepdims: boolean };

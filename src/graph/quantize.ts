@@ -1,8 +1,8 @@
 // Int8 weight quantization for frozen matmuls: the per-row quantizer Op.QuantMatMul is defined by, and the
 // graph pass that turns every matmul against a frozen rank-2 weight into one. Adapter training keeps the base
-// weights frozen, so the pass quantizes the forward projections (x Wᵀ) and the input gradients of the backward
-// pass (dy W) alike; both use the same quantized weight, so without the kernel's rounding of its left operand
-// (float64) the gradients are exact for the quantized-weight model.
+// weights frozen, so the pass quantizes the forward projections (x Wᵀ, int8 products) and the input gradients of
+// the backward pass (dy W, the same quantized weight dequantized, float products): the gradients are those of
+// the quantized-weight model, straight through the forward rounding of the activations.
 
 import { RoadsterError } from '../errors.ts';
 import type { Graph, Node } from './ir.ts';
@@ -63,17 +63,20 @@ function isFrozenMatrix(graph: Graph, value: number): boolean {
 
 /**
  * Rewrites every MatMul whose right operand is a frozen rank-2 weight (an initializer or constant) and whose
- * left operand is not transposed into a QuantMatMul. Value ids, shapes and outputs are unchanged; returns the
+ * left operand is not transposed into a QuantMatMul: the forward products round their input to uint8 (int8
+ * kernels); the cotangent products of a backward pass (nodes autodiff created) multiply the dequantized weight
+ * exactly, unless `roundCotangents` (rounding output gradients to 8 bits per tensor is faster but loses their
+ * small entries: BENCHMARKS.md measures the cost). Value ids, shapes and outputs are unchanged; returns the
  * same graph when nothing qualifies.
  */
-export function quantizeFrozenMatMuls(graph: Graph): Graph {
+export function quantizeFrozenMatMuls(graph: Graph, options: { roundCotangents?: boolean } = {}): Graph {
   let changed = false;
   const nodes = graph.nodes.map((n): Node => {
     if (n.op !== Op.MatMul) return n;
     const p = n.params as OpParams[Op.MatMul];
     if (p.transA || !isFrozenMatrix(graph, n.inputs[1])) return n;
     changed = true;
-    const params: OpParams[Op.QuantMatMul] = { transB: p.transB };
+    const params: OpParams[Op.QuantMatMul] = { transB: p.transB, roundInput: n.cotangent !== true || options.roundCotangents === true };
     return Object.freeze({ ...n, op: Op.QuantMatMul, params });
   });
   return changed ? Object.freeze({ ...graph, nodes: Object.freeze(nodes) }) : graph;

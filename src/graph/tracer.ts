@@ -28,6 +28,7 @@ interface MutableNode {
   name: string;
   region?: number;
   recompute?: boolean;
+  cotangent?: boolean;
 }
 
 /** Something a binary op accepts: a tensor or a JS number (becomes a scalar constant of the tensor's dtype). */
@@ -43,6 +44,7 @@ export class GraphBuilder {
   private readonly scopes: string[] = [];
   private region: { id: number; recompute: boolean } | undefined;
   private regions = 0;
+  private inCotangent = false;
 
   /** A builder that starts with every node of `graph` (used by autodiff to append the backward pass). */
   static from(graph: Graph): GraphBuilder {
@@ -88,6 +90,17 @@ export class GraphBuilder {
    */
   checkpoint<T>(fn: () => T): T {
     return this.region === undefined ? this.inRegion(true, fn) : fn();
+  }
+
+  /** Traces `fn` with its nodes marked as cotangent computations (autodiff runs VJP rules through this). */
+  cotangents<T>(fn: () => T): T {
+    const outer = this.inCotangent;
+    this.inCotangent = true;
+    try {
+      return fn();
+    } finally {
+      this.inCotangent = outer;
+    }
   }
 
   private inRegion<T>(recompute: boolean, fn: () => T): T {
@@ -163,6 +176,7 @@ export class GraphBuilder {
       node.region = this.region.id;
       if (this.region.recompute) node.recompute = true;
     }
+    if (this.inCotangent && inputs.length > 0) node.cotangent = true;
     this.nodes.push(node);
     return outputs.map((v) => new Tensor(this, v));
   }
@@ -379,8 +393,8 @@ export class Tensor {
     return this.builder.apply(Op.Unsqueeze, { axes: list.map((a) => normAxis(a, rank, 'unsqueeze')).sort((a, b) => a - b) }, [this])[0];
   }
   /** this @ op(Q(w)) with w a constant or initializer quantized to int8 per row (see Op.QuantMatMul). */
-  quantMatmul(w: Tensor, options: { transB?: boolean } = {}): Tensor {
-    return this.builder.apply(Op.QuantMatMul, { transB: options.transB ?? false }, [this, w])[0];
+  quantMatmul(w: Tensor, options: { transB?: boolean; roundInput?: boolean } = {}): Tensor {
+    return this.builder.apply(Op.QuantMatMul, { transB: options.transB ?? false, roundInput: options.roundInput ?? true }, [this, w])[0];
   }
   /** numpy.take(this, indices, axis). */
   gather(indices: Tensor, axis = 0): Tensor {

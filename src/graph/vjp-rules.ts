@@ -125,10 +125,11 @@ export const VJP_RULES: { [O in Op]: VjpRule<O> } = {
     const gb = !needs(1) ? null : transB ? g!.matmul(a, { transA: true, transB: transA }) : a.matmul(g!, { transA: !transA });
     return [ga && unbroadcast(ga, a.shape), gb && unbroadcast(gb, b.shape)];
   },
-  // y = x op(Q(w)): dx = dy op(Q(w))ᵀ, the same quantized weight the other way round; w is frozen
+  // y = x op(Q(w)): dx = dy op(Q(w))ᵀ, the same quantized weight the other way round, without rounding dy
+  // (straight through the forward rounding of x); w is frozen
   [Op.QuantMatMul]: ({ inputs: [x, w], grads: [g], params: { transB }, needs }) => {
     if (needs(1)) throw new RoadsterError('E_AUTODIFF', 'the weight of a quantized matmul is frozen: it has no gradient');
-    return [needs(0) ? unbroadcast(g!.quantMatmul(w, { transB: !transB }), x.shape) : null, null];
+    return [needs(0) ? unbroadcast(g!.quantMatmul(w, { transB: !transB, roundInput: false }), x.shape) : null, null];
   },
   // d(sum x) = broadcast(dy)
   [Op.ReduceSum]: ({ inputs: [x], grads: [g], params }) => [unreduce(g!, params.axes, params.keepdims, x.shape)],

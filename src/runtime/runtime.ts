@@ -27,16 +27,18 @@ export interface RuntimeOptions {
   /** When set, ORT writes a per-node timing profile (Chrome trace JSON) with this file prefix. */
   readonly profilePrefix?: string | null;
   /**
-   * "int8": every matmul against a frozen rank-2 weight runs with the weight quantized to int8 per row and the
-   * activations to uint8 per tensor (ORT's DynamicQuantizeMatMul; about 3× the float32 matmul speed on CPUs
-   * with VNNI). Numerics change: see BENCHMARKS.md. Default "none".
+   * "int8": every matmul against a frozen rank-2 weight uses the weight quantized to int8 per row; forward
+   * products also round the activations to uint8 per tensor and run int8 kernels (ORT's DynamicQuantizeMatMul,
+   * about 3× the float32 matmul speed on CPUs with VNNI), backward products multiply the dequantized weight in
+   * float32. "int8-all": backward products run int8 kernels too (faster; output gradients rounded to 8 bits).
+   * Numerics change: see BENCHMARKS.md. Default "none".
    */
   readonly quantizeWeights?: QuantizeWeights;
 }
 
 /** Weight quantization of frozen matmuls (see RuntimeOptions.quantizeWeights). */
-export type QuantizeWeights = 'none' | 'int8';
-export const QUANTIZE_WEIGHTS: readonly QuantizeWeights[] = ['none', 'int8'];
+export type QuantizeWeights = 'none' | 'int8' | 'int8-all';
+export const QUANTIZE_WEIGHTS: readonly QuantizeWeights[] = ['none', 'int8', 'int8-all'];
 
 /** Per-graph options of `Runtime.compile`. */
 export interface CompileOptions {
@@ -130,7 +132,8 @@ export class Runtime {
   }
 
   private async create(graph: Graph, opts: CompileOptions, level: OptimizationLevel, signature: string): Promise<CompiledGraph> {
-    const lowered = lowerToOnnx(this.options.quantizeWeights === 'int8' ? quantizeFrozenMatMuls(graph) : graph);
+    const q = this.options.quantizeWeights;
+    const lowered = lowerToOnnx(q === 'none' ? graph : quantizeFrozenMatMuls(graph, { roundCotangents: q === 'int8-all' }));
     const serialized = serializeModel(lowered.model, {
       externalDataThreshold: opts.externalDataThreshold,
       externalMinBytes: opts.externalMinBytes,

@@ -114,7 +114,7 @@ describe('roadster (in process)', () => {
     assert.equal((await runInProcess('bench', 'forward', '--preset', 'gpt-5')).code, 2);
     const quant = await runInProcess('bench', 'train', '--preset', 'smollm2-135m', '--quantize', 'int4');
     assert.equal(quant.code, 2);
-    assert.match(quant.stderr, /--quantize.*int4.*none, int8/s);
+    assert.match(quant.stderr, /--quantize.*int4.*none, int8, int8-all/s);
     const help = await runInProcess('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /generate/);

@@ -1,10 +1,11 @@
 // Int8 weight quantization (Runtime option quantizeWeights: "int8"): the per-row quantizer's numbers, the graph
-// pass (which matmuls it rewrites), whole-model numbers against the float64 reference interpreter, exact
+// pass (which matmuls it rewrites, and that only forward products round their input), whole-model numbers against the float64 reference interpreter, exact
 // gradients of the quantized model (finite differences through a graph with frozen weights) and the lowered
 // model keeping only the int8 copies of the quantized weights.
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { grad } from '../../src/graph/autodiff.ts';
 import { Op } from '../../src/graph/ops.ts';
 import { lowerToOnnx } from '../../src/graph/onnx/lower.ts';
 import { dequantizeRows, quantizeFrozenMatMuls, quantizeRows } from '../../src/graph/quantize.ts';
@@ -43,6 +44,24 @@ test('the pass rewrites the projections and the head, not attention; a graph wit
   const x = b.input('x', 'float32', [2, 3]);
   const g = b.build({ y: x.matmul(b.input('w', 'float32', [3, 2])) });
   assert.equal(quantizeFrozenMatMuls(g), g);
+});
+
+test('in a backward pass, the forward product rounds its input to 8 bits and the cotangent product does not (unless asked)', () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['B', 3]);
+  const w = b.initializer('w', Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]);
+  const training = grad(b.build({ loss: x.matmul(w, { transB: true }).sum() }), 'loss', ['x']);
+  const quantized = (roundCotangents: boolean) =>
+    quantizeFrozenMatMuls(training, { roundCotangents }).nodes.filter((n) => n.op === Op.QuantMatMul).map((n) => [n.cotangent === true, n.params]);
+  assert.deepEqual(quantized(false), [
+    [false, { transB: true, roundInput: true }],
+    [true, { transB: false, roundInput: false }],
+  ]);
+  // "int8-all": the cotangent product runs the int8 kernel too
+  assert.deepEqual(quantized(true), [
+    [false, { transB: true, roundInput: true }],
+    [true, { transB: false, roundInput: true }],
+  ]);
 });
 
 test('the lowered model keeps only int8 copies of the quantized weights (plus the embedding the lookup needs)', async () => {

@@ -168,7 +168,8 @@ function roundHalfEven(v: number): number {
 }
 
 /**
- * x @ op(Q(w)). float64: the dequantized weight. float32: ONNX Runtime's DynamicQuantizeMatMul, emulated with
+ * x @ op(Q(w)). float64 (or without input rounding): the dequantized weight. float32 with input rounding: ONNX
+ * Runtime's DynamicQuantizeMatMul, emulated with
  * float32 rounding: x (scaled by the row scales first when w is not transposed) becomes uint8 per tensor
  * (range widened to include 0, scale = range / 255, zero point = round(-min / scale)), the integer products
  * accumulate exactly and are multiplied by x's scale times the weight scale.
@@ -228,7 +229,7 @@ export const REFERENCE_RULES: { [O in Op]: RefRule<O> } = {
   [Op.Or]: cmp((a, b) => a !== 0 || b !== 0),
   [Op.Not]: (xs) => elementwise(xs, (a) => (a ? 0 : 1), 'bool'),
   [Op.MatMul]: ([a, b], p) => [matmul(a, b, p)],
-  [Op.QuantMatMul]: ([x, w], p, _env, _node, dtype) => [quantMatmul(x, w, p.transB, dtype)],
+  [Op.QuantMatMul]: ([x, w], p, _env, _node, dtype) => [quantMatmul(x, w, p.transB, p.roundInput ? dtype : 'float64')],
   [Op.ReduceSum]: ([x], p) => [reduce(x, p.axes, p.keepdims, 0, (a, v) => a + v)],
   [Op.ReduceMean]: ([x], p) => {
     const n = p.axes.reduce((acc, a) => acc * x.shape[a], 1);

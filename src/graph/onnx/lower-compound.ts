@@ -75,12 +75,12 @@ export function transposeLast2(ctx: LowerContext, x: string, rank: number): stri
 }
 
 /**
- * x @ op(Q(w)) for a frozen w [R, C] quantized per row (q int8, one scale per row). float32 runs ORT's
- * DynamicQuantizeMatMul, which also quantizes x per tensor: with transB, B = qᵀ [C, R] and the row scales are
- * B's column scales; without, x @ diag(scale) q = (x ⊙ scale) @ q with a unit B scale. float64 multiplies by the
- * dequantized weight (no activation rounding). The int8 copies are made once per weight and shared.
+ * x @ op(Q(w)) for a frozen w [R, C] quantized per row (q int8, one scale per row). float32 with `roundInput`
+ * runs ORT's DynamicQuantizeMatMul, which also quantizes x per tensor: with transB, B = qᵀ [C, R] and the row
+ * scales are B's column scales; without, x @ diag(scale) q = (x ⊙ scale) @ q with a unit B scale. float32
+ * without `roundInput`, and float64, multiply by the dequantized weight. Each copy is made once per weight.
  */
-export function quantMatMul(ctx: LowerContext, transB: boolean): void {
+export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: boolean): void {
   const w = ctx.leafInput(1);
   if (!w || !(w.data instanceof Float32Array || w.data instanceof Float64Array)) {
     throw new RoadsterError('E_ONNX', `${ctx.node.name}: a quantized matmul needs a float weight that is an initializer or constant`);
@@ -94,6 +94,15 @@ export function quantMatMul(ctx: LowerContext, transB: boolean): void {
       ctx.initializer(ctx.initializerName(`${w.name}.dequantized${transB ? 'T' : ''}`), 'float64', shape, dequantizeRows(quant, transB)),
     );
     ctx.emit('MatMul', [x, b], {}, ctx.outputs);
+    return;
+  }
+  if (!roundInput) {
+    // the dequantized weight [R, C] as float32, used as it is or transposed inside FusedMatMul
+    const deq = ctx.memo(`int8:${w.name}:dequantized32`, () =>
+      ctx.initializer(ctx.initializerName(`${w.name}.dequantized`), 'float32', [rows, cols], Float32Array.from(dequantizeRows(quant, false))),
+    );
+    if (transB) ctx.emit('FusedMatMul', [x, deq], { transA: 0, transB: 1 }, ctx.outputs, MS_DOMAIN);
+    else ctx.emit('MatMul', [x, deq], {}, ctx.outputs);
     return;
   }
   const scale = ctx.memo(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
