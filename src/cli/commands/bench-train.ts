@@ -140,7 +140,7 @@ export function registerBenchTrain(bench: Command, io: CliIo): void {
       const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));
       if (opts.json) return printJson(io, result);
       io.stdout.write(
-        `${result.preset} ${result.method}: batch ${result.batch} x seq ${result.seq}: median step ${result.medianMs.toFixed(0)} ms, ` +
+        `${result.preset} ${result.method}${result.quantize === 'none' ? '' : ` (${result.quantize} weights)`}: batch ${result.batch} x seq ${result.seq}: median step ${result.medianMs.toFixed(0)} ms, ` +
           `${result.tokensPerSecond.toFixed(0)} tokens/s, ${result.achievedGflops.toFixed(0)} GFLOP/s (${(100 * result.shareOfMatmulPeak).toFixed(0)}% of the measured matmul peak), peak RSS ${result.peakRssMB.toFixed(0)} MB\n`,
       );
     });
