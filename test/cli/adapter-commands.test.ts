@@ -4,13 +4,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { relativeError } from '../support/all-close.ts';
 import { FIXTURES, TINY_LLAMA, fixture, flat } from '../support/fixtures.ts';
+import { runCliCaptured } from '../support/run-cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-cli-adapters-'));
 const runtime = new Runtime({ threads: 1 });
@@ -20,13 +19,7 @@ after(async () => {
 });
 const ADAPTER = join(FIXTURES, 'llama_road1_g8_qv', 'adapter');
 
-async function run(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) => new Writable({ write: (c: Buffer | string, _e, done) => (into.push(String(c)), done()) });
-  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env: { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'cache') } });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...args: string[]) => runCliCaptured(args, { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'cache') });
 
 test('merge writes a model whose logits are PEFT merge_and_unload logits', async () => {
   const out = join(scratch, 'merged');

@@ -8,15 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
 import { greedyGenerate } from '../../src/generate/greedy.ts';
 import { AutoModelForCausalLM, AutoTokenizer } from '../../src/models/auto.ts';
 import { writeRandomModel } from '../../src/models/random-model.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA, fixture } from '../support/fixtures.ts';
+import { runCliCaptured } from '../support/run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'roadster.js');
@@ -30,20 +29,7 @@ function roadster(...args: string[]): { status: number | null; stdout: string; s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** runCli with captured output. */
-async function runInProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) =>
-    new Writable({
-      write(chunk: Buffer | string, _encoding, done) {
-        into.push(String(chunk));
-        done();
-      },
-    });
-  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env: ENV });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const runInProcess = (...args: string[]) => runCliCaptured(args, ENV);
 
 describe('roadster (spawned)', () => {
   test('bench matmul --json prints the machine and one result per case and thread count', () => {

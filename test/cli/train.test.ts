@@ -8,18 +8,17 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { PeftModel } from '../../src/adapters/peft-model.ts';
 import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
-import { runCli } from '../../src/cli/program.ts';
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from '../../src/models/auto.ts';
 import { openSafetensors } from '../../src/io/safetensors/index.ts';
 import { classifySequences } from '../../src/models/sequence-classification.ts';
 import { relativeError } from '../support/all-close.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
+import { runCliCaptured } from '../support/run-cli.ts';
 
 const BYTES_TOKENIZER = fileURLToPath(new URL('../fixtures/tokenizers/bytes/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-cli-train-'));
@@ -49,21 +48,8 @@ const PC_EVAL = jsonl('pc-eval.jsonl', animals.slice(0, 3).map((a) => ({ prompt:
 const CLS = jsonl('cls.jsonl', animals.map((a, i) => ({ text: `a ${a}`, label: i % 2 === 0 ? 'yes' : 'no' })));
 const CLS_ONE_CLASS = jsonl('cls-one.jsonl', animals.slice(0, 3).map((a) => ({ text: `the ${a}`, label: 'yes' })));
 
-/** runCli with captured output; stderr is a terminal when `tty`. */
-async function train(args: readonly string[], tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) =>
-    new Writable({
-      write(chunk: Buffer | string, _encoding, done) {
-        into.push(String(chunk));
-        done();
-      },
-    });
-  const stderr = Object.assign(sink(err), tty ? { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true } : {});
-  const code = await runCli(['train', ...args], { stdout: sink(out), stderr, env: ENV });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+/** `roadster train` with captured output; stderr is a terminal when `tty`. */
+const train = (args: readonly string[], tty = false) => runCliCaptured(['train', ...args], ENV, { tty });
 
 /** Flags of a small, fast RoAd run. */
 const SMALL = ['--model', MODEL, '--group-size', '8', '--batch-size', '4', '--lr', '1e-2', '--threads', '1'];
@@ -183,8 +169,7 @@ describe('roadster train', () => {
 
     // roadster merge writes a LlamaForSequenceClassification folder with the head the adapter trained.
     const merged = join(scratch, 'classify-merged');
-    const sink = new Writable({ write: (_c, _e, done) => done() });
-    const code = await runCli(['merge', '--model', MODEL, '--adapter', out, '--out', merged, '--label-names', 'no,yes'], { stdout: sink, stderr: sink, env: ENV });
+    const { code } = await runCliCaptured(['merge', '--model', MODEL, '--adapter', out, '--out', merged, '--label-names', 'no,yes'], ENV);
     assert.equal(code, 0);
     const mergedConfig = JSON.parse(readFileSync(join(merged, 'config.json'), 'utf8'));
     assert.deepEqual([mergedConfig.architectures, mergedConfig.id2label, mergedConfig.num_labels], [['LlamaForSequenceClassification'], { 0: 'no', 1: 'yes' }, 2]);

@@ -5,22 +5,15 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
 import { SHIPPED_MODEL_DIR, verifyShippedModel } from '../../src/demo/shipped-model.ts';
 import { balancedSample, isTestEmail, loadSpamAssassin, parseEmail } from '../../src/demo/spam-data.ts';
+import { runCliCaptured } from '../support/run-cli.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-demo-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function run(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) => new Writable({ write: (c: Buffer | string, _e, done) => (into.push(String(c)), done()) });
-  const code = await runCli(args, { stdout: sink(out), stderr: sink(err), env: {} });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const run = (...args: string[]) => runCliCaptured(args, {});
 
 test('e-mails keep Subject and body only; the split is fixed and the samples balanced', () => {
   const raw = 'From: a@b.c\nReceived: from x by y\nSubject: Cheap =\n pills\nX-Mailing-List: spam\n\n<html><b>Buy</b>&nbsp;now=\n!</html>\n';
