@@ -41,15 +41,13 @@ export function swapGroupHalves(h: Tensor, groupSize: number): Tensor {
     .reshape([...lead, d]); // [..., d]
 }
 
-/** [d]: -1 on the first half of every group, +1 on the second, so that rot(h) = swap(h) ⊙ signs. */
+/**
+ * [d]: -1 on the first half of every group, +1 on the second, so that rot(h) = swap(h) ⊙ signs, where rot maps
+ * a group's halves (h1, h2) to (-h2, h1).
+ */
 function halfSigns(h: Tensor, groupSize: number): Tensor {
   const d = h.shape.at(-1) as number;
   return h.builder.constant(Array.from({ length: d }, (_, i) => (i % groupSize < groupSize / 2 ? -1 : 1)), h.dtype, [d]);
-}
-
-/** rot(h): inside each group of G, (h1, h2) ↦ (-h2, h1) with h1, h2 the group's halves. h [..., d] → [..., d]. */
-export function rotateGroups(h: Tensor, groupSize: number): Tensor {
-  return swapGroupHalves(h, groupSize).mul(halfSigns(h, groupSize)); // [..., d]
 }
 
 /**

@@ -90,7 +90,7 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: bool
   const quant = ctx.memo(`int8:${w.name}`, () => quantizeRows(w.data as Float32Array | Float64Array, rows, cols));
   if (ctx.inType(0).dtype === 'float64') {
     const shape = transB ? [cols, rows] : [rows, cols];
-    const b = ctx.memo(`int8:${w.name}:dequantized${transB ? 'T' : ''}`, () =>
+    const b = ctx.cached(`int8:${w.name}:dequantized${transB ? 'T' : ''}`, () =>
       ctx.initializer(ctx.initializerName(`${w.name}.dequantized${transB ? 'T' : ''}`), 'float64', shape, dequantizeRows(quant, transB)),
     );
     ctx.emit('MatMul', [x, b], {}, ctx.outputs);
@@ -98,20 +98,20 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: bool
   }
   if (!roundInput) {
     // the dequantized weight [R, C] as float32, used as it is or transposed inside FusedMatMul
-    const deq = ctx.memo(`int8:${w.name}:dequantized32`, () =>
+    const deq = ctx.cached(`int8:${w.name}:dequantized32`, () =>
       ctx.initializer(ctx.initializerName(`${w.name}.dequantized`), 'float32', [rows, cols], Float32Array.from(dequantizeRows(quant, false))),
     );
     if (transB) ctx.emit('FusedMatMul', [x, deq], { transA: 0, transB: 1 }, ctx.outputs, MS_DOMAIN);
     else ctx.emit('MatMul', [x, deq], {}, ctx.outputs);
     return;
   }
-  const scale = ctx.memo(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
+  const scale = ctx.cached(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
   if (transB) {
-    const b = ctx.memo(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))));
+    const b = ctx.cached(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))));
     ctx.emit('DynamicQuantizeMatMul', [x, b, scale], {}, ctx.outputs, MS_DOMAIN);
     return;
   }
-  const b = ctx.memo(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
+  const b = ctx.cached(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
   const scaled = ctx.emit('Mul', [x, scale])[0];
   ctx.emit('DynamicQuantizeMatMul', [scaled, b, ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
 }
