@@ -174,6 +174,8 @@ const CASES: { [O in Op]: Case[] } = {
     { name: '[B,T,2] → [B*T, 2]', build: (b, dt) => ({ y: b.input('x', dt, ['B', 'T', 2]).reshape(['B*T', 2]) }), feeds: (dt) => ({ x: f(dt, [2, 3, 2], range(12)) }), expect: { y: ex([6, 2], range(12)) } },
     { name: '[1,1] → scalar', build: (b, dt) => ({ y: b.input('x', dt, [1, 1]).reshape([]) }), feeds: (dt) => ({ x: f(dt, [1, 1], [5]) }), expect: { y: ex([], [5]) } },
     { name: 'zero-size batch', build: (b, dt) => ({ y: b.input('x', dt, ['B', 2]).reshape([2, 'B']) }), feeds: (dt) => ({ x: f(dt, [0, 2], []) }), expect: { y: ex([2, 0], []) } },
+    { name: '[B,T,4] → [B,T,2,2] (dims copied in place)', build: (b, dt) => ({ y: b.input('x', dt, ['B', 'T', 4]).reshape(['B', 'T', 2, 2]) }), feeds: (dt) => ({ x: f(dt, [1, 2, 4], range(8)) }), expect: { y: ex([1, 2, 2, 2], range(8)) } },
+    { name: '[B,4,T] → [B,2,2*T] on a zero-size batch', build: (b, dt) => ({ y: b.input('x', dt, ['B', 4, 'T']).reshape(['B', 2, '2*T']) }), feeds: (dt) => ({ x: f(dt, [0, 4, 3], []) }), expect: { y: ex([0, 2, 6], []) } },
   ],
   [Op.Transpose]: [{ name: '[B,3] → [3,B]', build: (b, dt) => ({ y: b.input('x', dt, ['B', 3]).transpose([1, 0]) }), feeds: (dt) => ({ x: f(dt, [2, 3], range(6)) }), expect: { y: ex([3, 2], [1, 4, 2, 5, 3, 6]) } }],
   [Op.Slice]: [
@@ -206,6 +208,7 @@ const CASES: { [O in Op]: Case[] } = {
     },
   ],
   [Op.Expand]: [
+    { name: '[B,T,1] → [B,T,3] (symbolic dims kept)', build: (b, dt) => ({ y: b.input('x', dt, ['B', 'T', 1]).expand(['B', 'T', 3]) }), feeds: (dt) => ({ x: f(dt, [1, 2, 1], [4, 5]) }), expect: { y: ex([1, 2, 3], [4, 4, 4, 5, 5, 5]) } },
     { name: '[1,3] → [B,3] with B bound by another input', build: (b, dt) => ({ y: b.input('x', dt, [1, 3]).expand(['B', 3]), n: b.input('ids', 'int64', ['B']).sum(0) }), feeds: (dt) => ({ x: f(dt, [1, 3], [1, 2, 3]), ids: int64([2], [0, 0]) }), expect: { y: ex([2, 3], [1, 2, 3, 1, 2, 3]), n: ex([], [0]) } },
   ],
   [Op.Squeeze]: [{ name: '[B,1,3] → [B,3]', build: (b, dt) => ({ y: b.input('x', dt, ['B', 1, 3]).squeeze(1) }), feeds: (dt) => ({ x: f(dt, [1, 1, 3], range(3)) }), expect: { y: ex([1, 3], range(3)) } }],

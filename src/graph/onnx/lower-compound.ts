@@ -4,7 +4,7 @@
 // that ONNX Runtime's CPU provider has no kernel for (float64 Erf; bool Where and ordered comparisons).
 // Together with lower-rules.ts this is the only place ONNX op-type strings appear.
 
-import { type Dim, type Shape, dimProduct, dimTerms, isStaticShape } from '../dim.ts';
+import { type Dim, type Shape, dimEqual, dimProduct, dimTerms, isStaticShape } from '../dim.ts';
 import type { DType } from '../dtype.ts';
 import { Op, type OpParams } from '../ops.ts';
 import type { LowerContext } from './context.ts';
@@ -65,6 +65,43 @@ export function dimsValue(ctx: LowerContext, dims: Shape): string {
     if (run.length > 0) parts.push(ctx.constInt64(run));
     return ctx.emit('Concat', parts, { axis: 0 })[0];
   });
+}
+
+/**
+ * Reshape with a constant shape operand where the symbolic dims allow it, which spares the nodes that compute
+ * the shape at run time: either every symbolic output dim equals the input's dim on the same axis and is written
+ * 0 (copy the input's dim; allowzero=0, so only without literal zeros), or there is one symbolic dim, written -1.
+ * (-1 next to a copied dim would fail on an empty input, whose size leaves -1 undetermined.)
+ */
+export function reshape(ctx: LowerContext, target: Shape): void {
+  const from = ctx.inType(0).shape;
+  const dims = target.map((d, i) => (typeof d === 'number' ? d : i < from.length && dimEqual(from[i], d) ? 0 : -1));
+  const inferred = dims.filter((d) => d === -1).length;
+  const constant = !target.includes(0) && (inferred === 0 || (inferred === 1 && !dims.includes(0)));
+  if (isStaticShape(target) || !constant) {
+    ctx.emit('Reshape', [ctx.inputs[0], dimsValue(ctx, target)], { allowzero: 1 }, ctx.outputs);
+    return;
+  }
+  ctx.emit('Reshape', [ctx.inputs[0], ctx.constInt64(dims)], { allowzero: 0 }, ctx.outputs);
+}
+
+/**
+ * Expand with a constant shape operand when every symbolic target dim is the input's own (right-aligned) dim,
+ * written 1 so that broadcasting keeps it (no run-time shape nodes).
+ */
+export function expand(ctx: LowerContext, target: Shape): void {
+  const from = ctx.inType(0).shape;
+  const offset = target.length - from.length;
+  const dims: number[] = [];
+  for (const [i, d] of target.entries()) {
+    if (typeof d === 'number') dims.push(d);
+    else if (i >= offset && dimEqual(from[i - offset], d)) dims.push(1);
+    else {
+      ctx.emit('Expand', [ctx.inputs[0], dimsValue(ctx, target)], {}, ctx.outputs);
+      return;
+    }
+  }
+  ctx.emit('Expand', [ctx.inputs[0], ctx.constInt64(dims)], {}, ctx.outputs);
 }
 
 /** Swaps the last two axes of a value of the given rank. */

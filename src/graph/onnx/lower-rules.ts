@@ -12,7 +12,9 @@ import {
   dimValue,
   dimsValue,
   erfFloat64,
+  expand,
   quantMatMul,
+  reshape,
   scatterAdd,
   transposeLast2,
 } from './lower-compound.ts';
@@ -126,8 +128,8 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
   [Op.Softmax]: direct('Softmax', (p: OpParams[Op.Softmax]) => ({ axis: p.axis })),
   // x - log Σ e^x along one axis
   [Op.LogSoftmax]: direct('LogSoftmax', (p: OpParams[Op.LogSoftmax]) => ({ axis: p.axis })),
-  // same elements, new (possibly symbolic) shape computed at run time; allowzero=1 so 0 means size 0
-  [Op.Reshape]: (ctx, p) => ctx.emit('Reshape', [ctx.inputs[0], dimsValue(ctx, p.shape)], { allowzero: 1 }, ctx.outputs),
+  // same elements, new (possibly symbolic) shape: a constant operand where possible, else computed at run time
+  [Op.Reshape]: (ctx, p) => reshape(ctx, p.shape),
   // y[perm(i)] = x[i]
   [Op.Transpose]: direct('Transpose', (p: OpParams[Op.Transpose]) => ({ perm: p.perm })),
   // x[start:end] along one axis
@@ -144,7 +146,7 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
   // the inverse of Concat, sizes as an input
   [Op.Split]: (ctx, p) => ctx.emit('Split', [ctx.inputs[0], dimsValue(ctx, p.sizes)], { axis: p.axis }, ctx.outputs),
   // broadcast to a (possibly symbolic) shape
-  [Op.Expand]: (ctx, p) => ctx.emit('Expand', [ctx.inputs[0], dimsValue(ctx, p.shape)], {}, ctx.outputs),
+  [Op.Expand]: (ctx, p) => expand(ctx, p.shape),
   // drop size-1 axes (axes as an input)
   [Op.Squeeze]: (ctx, p) =>
     p.axes.length === 0 ? identity(ctx) : ctx.emit('Squeeze', [ctx.inputs[0], ctx.constInt64(p.axes)], {}, ctx.outputs),

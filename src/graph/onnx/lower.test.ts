@@ -62,19 +62,52 @@ describe('lowerToOnnx', () => {
   test('computes each symbolic dim once per graph, from a Shape slice of the input that binds it', () => {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', ['B', 'T', 4]);
-    const flat = x.reshape(['B*T', 4]);
-    const again = x.tanh().reshape(['B*T', 4]);
+    // T at axis 0 and B*2 at axis 1 are not the input's dims there: the shape is computed at run time
+    const flat = x.reshape(['T', 'B*2', 2]);
+    const again = x.tanh().reshape(['T', 'B*2', 2]);
     const head = x.slice(1, 0, -1); // end "T-1"
     const { model } = lowerToOnnx(b.build({ flat, again, head }));
     const nodes = model.graph!.node!;
     const shapes = nodes.filter((n) => n.opType === 'Shape');
     assert.equal(shapes.length, 2, 'one Shape per symbol');
     assert.deepEqual(shapes.map((n) => n.input), [['x'], ['x']]);
-    assert.equal(nodes.filter((n) => n.opType === 'Mul').length, 1, 'B*T computed once');
+    assert.equal(nodes.filter((n) => n.opType === 'Mul').length, 1, 'B*2 computed once');
     const reshapes = nodes.filter((n) => n.opType === 'Reshape');
     assert.equal(reshapes.length, 2);
     assert.equal(reshapes[0].input![1], reshapes[1].input![1], 'the same shape value feeds both reshapes');
     assert.deepEqual(reshapes[0].attribute!.map((a) => [a.name, a.i]), [['allowzero', 1]]);
+  });
+
+  test('reshapes and expands with constant shape operands where symbolic dims stay on their axis', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['B', 'T', 4]);
+    const split = x.reshape(['B', 'T', 2, 2]); // [0, 0, 2, 2]
+    const flat = x.reshape(['B*T', 4]); // [-1, 4]
+    const wide = x.sum([2], true).expand(['B', 'T', 3]); // [1, 1, 3]
+    const { model } = lowerToOnnx(b.build({ split, flat, wide }));
+    const nodes = model.graph!.node!;
+    assert.equal(nodes.filter((n) => n.opType === 'Shape').length, 0, 'no shape computed at run time');
+    const int64s = (name: string) => {
+      const t = model.graph!.initializer!.find((i) => i.name === name)!;
+      return [...new BigInt64Array(t.rawData!.slice().buffer)].map(Number);
+    };
+    const reshapes = nodes.filter((n) => n.opType === 'Reshape');
+    assert.deepEqual(reshapes.map((n) => int64s(n.input![1])), [[0, 0, 2, 2], [-1, 4]]);
+    assert.deepEqual(reshapes.map((n) => n.attribute!.map((a) => [a.name, a.i])), [[['allowzero', 0]], [['allowzero', 0]]]);
+    assert.deepEqual(int64s(nodes.find((n) => n.opType === 'Expand')!.input![1]), [1, 1, 3]);
+  });
+
+  test('declares the shape of every computed value, composite dims named by their expression', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['B', 'T', 4]);
+    const y = x.tanh().reshape(['B*T', 4]).exp();
+    const { model } = lowerToOnnx(b.build({ y }));
+    const infos = new Map(model.graph!.valueInfo!.map((v) => [v.name, v.type!.tensorType!.shape!.dim]));
+    const tanh = model.graph!.node!.find((n) => n.opType === 'Tanh')!.output![0];
+    const reshaped = model.graph!.node!.find((n) => n.opType === 'Reshape')!.output![0];
+    assert.deepEqual(infos.get(tanh), [{ dimParam: 'B' }, { dimParam: 'T' }, { dimValue: 4 }]);
+    assert.deepEqual(infos.get(reshaped), [{ dimParam: 'B*T' }, { dimValue: 4 }]);
+    assert.equal(infos.has('y'), false, 'graph outputs are declared as outputs');
   });
 
   test('lowers only live nodes but keeps every graph input', () => {

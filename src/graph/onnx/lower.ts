@@ -65,6 +65,22 @@ export function lowerToOnnx(graph: Graph): LoweredModel {
   const used = new Set(ctx.nodes.flatMap((n) => n.input ?? []));
   const initializers = ctx.initializers.filter((t) => used.has(t.name!));
 
+  // Every computed value's shape, symbolic dims by name: ONNX Runtime's shape inference cannot name the dims of
+  // a Reshape or Expand whose shape operand is computed, and its allocation planner neither reuses an unnamed
+  // buffer nor finds one without scanning its whole free list (session creation grew with the square of the
+  // node count; BENCHMARKS.md, session creation). Declared shapes fill the names in.
+  const outputNames = new Set(graph.outputs.map((o) => o.name));
+  const emitted = new Set(ctx.nodes.flatMap((n) => n.output ?? []));
+  const valueInfos = live.flatMap((n) =>
+    isLeafOp(n.op)
+      ? []
+      : n.outputs.flatMap((v) => {
+          const name = ctx.valueName(v);
+          const { dtype, shape } = graph.values[v];
+          return emitted.has(name) && !outputNames.has(name) ? [valueInfo(name, dtype, shape)] : [];
+        }),
+  );
+
   const outputs: TensorSpec[] = graph.outputs.map((o) => {
     const { dtype, shape } = graph.values[o.value];
     return { name: o.name, dtype, shape };
@@ -81,6 +97,7 @@ export function lowerToOnnx(graph: Graph): LoweredModel {
       initializer: initializers,
       input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
       output: outputs.map((o) => valueInfo(o.name, o.dtype, o.shape)),
+      valueInfo: valueInfos,
     },
   };
   return { model, inputs, outputs, hasFloat64 };

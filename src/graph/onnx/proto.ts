@@ -77,10 +77,11 @@ export const MS_DOMAIN = 'com.microsoft';
 /** Opset versions of the non-default domains that lowering may emit; a model imports those it uses. */
 export const DOMAIN_VERSIONS: Readonly<Record<string, number>> = { [MS_DOMAIN]: 1 };
 
-/** ValueInfo of a graph input or output: static dims as dim_value, plain symbols as dim_param, others unset. */
+/**
+ * ValueInfo of a value: static dims as dim_value, symbolic ones as dim_param, written as their canonical
+ * expression ("B", "B*T", "3*T"), so equal dims carry equal names.
+ */
 export function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): ValueInfoProto {
-  const dim = shape.map((d) =>
-    typeof d === 'number' ? { dimValue: d } : /^[A-Za-z_][A-Za-z0-9_]*$/.test(d) ? { dimParam: d } : {},
-  );
+  const dim = shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
   return { name, type: { tensorType: { elemType: onnxElemType(dtype), shape: { dim } } } };
 }
