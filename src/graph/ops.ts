@@ -5,6 +5,9 @@
 import type { DType, HostArray } from './dtype.ts';
 import type { Dim, Shape } from './dim.ts';
 
+/** How a quantized matmul rounds its float input (OpParams[Op.QuantMatMul]). */
+export type InputRounding = 'none' | 'row' | 'tensor';
+
 export enum Op {
   // Leaves
   Input = 'Input',
@@ -99,11 +102,12 @@ export interface OpParams {
   [Op.MatMul]: { transA: boolean; transB: boolean };
   /**
    * inputs: x [..., M, K] (float), w (a constant or initializer of rank 2) → x @ op(Q(w)), where Q(w) is w
-   * quantized to int8 per row (symmetric, scale max|row| / 127, see quantize.ts). With `roundInput` the float32
-   * kernel also rounds x to uint8 per tensor on the fly (ONNX Runtime's DynamicQuantizeMatMul, int8 products);
-   * without it, and always in float64, x multiplies the dequantized weight exactly.
+   * quantized to int8 per row (symmetric, scale max|row| / 127, see quantize.ts). `rounding` "row" makes the
+   * float32 kernel also round each row of x to 8 bits (scale max|row| / 127; int8 products), "tensor" rounds x
+   * to uint8 with one scale (ONNX Runtime's DynamicQuantizeMatMul); with "none", and always in float64, x
+   * multiplies the dequantized weight exactly.
    */
-  [Op.QuantMatMul]: { transB: boolean; roundInput: boolean };
+  [Op.QuantMatMul]: { transB: boolean; rounding: InputRounding };
   [Op.ReduceSum]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMean]: { axes: readonly number[]; keepdims: boolean };
   [Op.ReduceMax]: { axes: readonly number[]; keepdims: boolean };

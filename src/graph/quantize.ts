@@ -1,8 +1,9 @@
 // Int8 weight quantization for frozen matmuls: the per-row quantizer Op.QuantMatMul is defined by, and the
 // graph pass that turns every matmul against a frozen rank-2 weight into one. Adapter training keeps the base
-// weights frozen, so the pass quantizes the forward projections (x Wᵀ, int8 products) and the input gradients of
-// the backward pass (dy W, the same quantized weight dequantized, float products): the gradients are those of
-// the quantized-weight model, straight through the forward rounding of the activations.
+// weights frozen, so the pass quantizes the forward projections (x Wᵀ, int8 products, activations rounded per
+// row) and the input gradients of the backward pass (dy W, the same quantized weight dequantized, float
+// products): the gradients are those of the quantized-weight model, straight through the forward rounding of
+// the activations.
 
 import { RoadsterError } from '../errors.ts';
 import type { Graph, Node } from './ir.ts';
@@ -63,11 +64,12 @@ function isFrozenMatrix(graph: Graph, value: number): boolean {
 
 /**
  * Rewrites every MatMul whose right operand is a frozen rank-2 weight (an initializer or constant) and whose
- * left operand is not transposed into a QuantMatMul: the forward products round their input to uint8 (int8
- * kernels); the cotangent products of a backward pass (nodes autodiff created) multiply the dequantized weight
- * exactly, unless `roundCotangents` (rounding output gradients to 8 bits per tensor is faster but loses their
- * small entries: BENCHMARKS.md measures the cost). Value ids, shapes and outputs are unchanged; returns the
- * same graph when nothing qualifies.
+ * left operand is not transposed into a QuantMatMul: the forward products round each row of their input (a
+ * token) to 8 bits (int8 kernels); the cotangent products of a backward pass (nodes autodiff created) multiply
+ * the dequantized weight exactly, unless `roundCotangents`, which rounds the output gradients to 8 bits per
+ * tensor: faster, but the fit suffers (BENCHMARKS.md measures it; per-row rounding of the gradients was slower
+ * and fitted no better). Value ids, shapes and outputs are unchanged; returns the same graph when nothing
+ * qualifies.
  */
 export function quantizeFrozenMatMuls(graph: Graph, options: { roundCotangents?: boolean } = {}): Graph {
   let changed = false;
@@ -76,7 +78,8 @@ export function quantizeFrozenMatMuls(graph: Graph, options: { roundCotangents?:
     const p = n.params as OpParams[Op.MatMul];
     if (p.transA || !isFrozenMatrix(graph, n.inputs[1])) return n;
     changed = true;
-    const params: OpParams[Op.QuantMatMul] = { transB: p.transB, roundInput: n.cotangent !== true || options.roundCotangents === true };
+    const rounding = n.cotangent !== true ? 'row' : options.roundCotangents === true ? 'tensor' : 'none';
+    const params: OpParams[Op.QuantMatMul] = { transB: p.transB, rounding };
     return Object.freeze({ ...n, op: Op.QuantMatMul, params });
   });
   return changed ? Object.freeze({ ...graph, nodes: Object.freeze(nodes) }) : graph;

@@ -16,7 +16,7 @@ import {
   isStaticDim,
 } from './dim.ts';
 import type { Graph, GraphOutput, Node, ValueInfo } from './ir.ts';
-import { Op, type OpParams } from './ops.ts';
+import { type InputRounding, Op, type OpParams } from './ops.ts';
 import { SHAPE_RULES, ShapeMismatch, type ShapeRule } from './shape-rules.ts';
 
 interface MutableNode {
@@ -393,8 +393,8 @@ export class Tensor {
     return this.builder.apply(Op.Unsqueeze, { axes: list.map((a) => normAxis(a, rank, 'unsqueeze')).sort((a, b) => a - b) }, [this])[0];
   }
   /** this @ op(Q(w)) with w a constant or initializer quantized to int8 per row (see Op.QuantMatMul). */
-  quantMatmul(w: Tensor, options: { transB?: boolean; roundInput?: boolean } = {}): Tensor {
-    return this.builder.apply(Op.QuantMatMul, { transB: options.transB ?? false, roundInput: options.roundInput ?? true }, [this, w])[0];
+  quantMatmul(w: Tensor, options: { transB?: boolean; rounding?: InputRounding } = {}): Tensor {
+    return this.builder.apply(Op.QuantMatMul, { transB: options.transB ?? false, rounding: options.rounding ?? 'row' }, [this, w])[0];
   }
   /** numpy.take(this, indices, axis). */
   gather(indices: Tensor, axis = 0): Tensor {

@@ -129,7 +129,7 @@ export const VJP_RULES: { [O in Op]: VjpRule<O> } = {
   // (straight through the forward rounding of x); w is frozen
   [Op.QuantMatMul]: ({ inputs: [x, w], grads: [g], params: { transB }, needs }) => {
     if (needs(1)) throw new RoadsterError('E_AUTODIFF', 'the weight of a quantized matmul is frozen: it has no gradient');
-    return [needs(0) ? unbroadcast(g!.quantMatmul(w, { transB: !transB, roundInput: false }), x.shape) : null, null];
+    return [needs(0) ? unbroadcast(g!.quantMatmul(w, { transB: !transB, rounding: 'none' }), x.shape) : null, null];
   },
   // d(sum x) = broadcast(dy)
   [Op.ReduceSum]: ({ inputs: [x], grads: [g], params }) => [unreduce(g!, params.axes, params.keepdims, x.shape)],

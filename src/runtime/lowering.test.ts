@@ -153,11 +153,25 @@ const CASES: { [O in Op]: Case[] } = {
   ],
   [Op.QuantMatMul]: [
     {
-      // rows with max |w| = 127 (scale 1) and inputs spanning 0..255 (scale 1, zero point 0) quantize exactly
-      name: 'int8 weight and uint8 input both exact: x [B,2,3] @ Q(w)ᵀ, w [2,3]',
+      // weight rows and input rows with max |v| = 127 (scale 1) quantize exactly
+      name: 'int8 weight and 8-bit input rows both exact: x [B,2,3] @ Q(w)ᵀ, w [2,3]',
       build: (b, dt) => ({ y: b.input('x', dt, ['B', 2, 3]).quantMatmul(b.constant([127, -1, 2, 5, 6, -127], dt, [2, 3]), { transB: true }) }),
+      feeds: (dt) => ({ x: f(dt, [1, 2, 3], [0, 127, 10, 3, -127, 5]) }),
+      expect: { y: ex([1, 2, 2], mm([0, 127, 10, 3, -127, 5], tr([127, -1, 2, 5, 6, -127], 2, 3), 2, 3, 2)) },
+    },
+    {
+      // per tensor: inputs spanning 0..255 (scale 1, zero point 0) quantize exactly
+      name: 'rounding per tensor, exact: x [B,2,3] @ Q(w)ᵀ, w [2,3]',
+      build: (b, dt) => ({ y: b.input('x', dt, ['B', 2, 3]).quantMatmul(b.constant([127, -1, 2, 5, 6, -127], dt, [2, 3]), { transB: true, rounding: 'tensor' }) }),
       feeds: (dt) => ({ x: f(dt, [1, 2, 3], [0, 255, 10, 3, 4, 5]) }),
       expect: { y: ex([1, 2, 2], mm([0, 255, 10, 3, 4, 5], tr([127, -1, 2, 5, 6, -127], 2, 3), 2, 3, 2)) },
+    },
+    {
+      // w row scales 1 and 2 fold into x: [[127, 2], [2, -254]], whose rows (scales 1 and 2) round exactly
+      name: 'x [2,2] @ Q(w), w [2,3] not transposed: w scales fold into x, rows rounded separately',
+      build: (b, dt) => ({ y: b.input('x', dt, [2, 2]).quantMatmul(b.constant([127, 0, -3, 254, 2, 0], dt, [2, 3])) }),
+      feeds: (dt) => ({ x: f(dt, [2, 2], [127, 1, 2, -127]) }),
+      expect: { y: ex([2, 3], mm([127, 1, 2, -127], [127, 0, -3, 254, 2, 0], 2, 2, 3)) },
     },
   ],
   [Op.ReduceSum]: [

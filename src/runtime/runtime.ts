@@ -28,9 +28,10 @@ export interface RuntimeOptions {
   readonly profilePrefix?: string | null;
   /**
    * "int8": every matmul against a frozen rank-2 weight uses the weight quantized to int8 per row; forward
-   * products also round the activations to uint8 per tensor and run int8 kernels (ORT's DynamicQuantizeMatMul,
+   * products also round each activation row (token) to 8 bits and run int8 kernels (ORT's MatMulIntegerToFloat,
    * about 3× the float32 matmul speed on CPUs with VNNI), backward products multiply the dequantized weight in
-   * float32. "int8-all": backward products run int8 kernels too (faster; output gradients rounded to 8 bits).
+   * float32. "int8-all": backward products run int8 kernels too (ORT's DynamicQuantizeMatMul; faster, output
+   * gradients rounded to 8 bits per tensor).
    * Numerics change: see BENCHMARKS.md. Default "none".
    */
   readonly quantizeWeights?: QuantizeWeights;

@@ -11,7 +11,7 @@ import { lowerToOnnx } from '../../src/graph/onnx/lower.ts';
 import { dequantizeRows, quantizeFrozenMatMuls, quantizeRows } from '../../src/graph/quantize.ts';
 import { GraphBuilder } from '../../src/graph/tracer.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
-import { float64 } from '../../src/runtime/host-tensor.ts';
+import { float32, float64 } from '../../src/runtime/host-tensor.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { relativeError } from '../support/all-close.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
@@ -54,14 +54,34 @@ test('in a backward pass, the forward product rounds its input to 8 bits and the
   const quantized = (roundCotangents: boolean) =>
     quantizeFrozenMatMuls(training, { roundCotangents }).nodes.filter((n) => n.op === Op.QuantMatMul).map((n) => [n.cotangent === true, n.params]);
   assert.deepEqual(quantized(false), [
-    [false, { transB: true, roundInput: true }],
-    [true, { transB: false, roundInput: false }],
+    [false, { transB: true, rounding: 'row' }],
+    [true, { transB: false, rounding: 'none' }],
   ]);
   // "int8-all": the cotangent product runs the int8 kernel too
   assert.deepEqual(quantized(true), [
-    [false, { transB: true, roundInput: true }],
-    [true, { transB: false, roundInput: true }],
+    [false, { transB: true, rounding: 'row' }],
+    [true, { transB: false, rounding: 'tensor' }],
   ]);
+});
+
+test('8-bit input rounding is per row: a row 10⁶ times smaller than another is rounded the same way', async () => {
+  const k = 64;
+  const w = Float32Array.from({ length: 3 * k }, (_, i) => Math.sin(0.7 * i + 0.1));
+  const base = Array.from({ length: k }, (_, t) => Math.cos(1.3 * t));
+  const q = dequantizeRows(quantizeRows(w, 3, k), true); // Q(w)ᵀ [k, 3]
+  const exact = [0, 1, 2].map((j) => base.reduce((acc, v, t) => acc + v * q[t * 3 + j], 0));
+  for (const transB of [true, false]) {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', ['N', k]);
+    // transB: w [3, k]; not transposed: Q(w)ᵀ [k, 3], which quantizes to itself per row
+    const weight = transB ? b.initializer('w', w, [3, k]) : b.initializer('w', Float32Array.from(q), [k, 3]);
+    const feeds = { x: float32([2, k], [...base.map((v) => v * 1e3), ...base.map((v) => v * 1e-3)]) };
+    const { y } = await (await int8.compile(b.build({ y: x.quantMatmul(weight, { transB }) }))).run(feeds);
+    const [big, small] = [0, 1].map((r) => Float64Array.from((y.data as Float32Array).slice(3 * r, 3 * r + 3)));
+    assert.ok(relativeError(big.map((v) => v * 1e-3), Float64Array.from(exact)) < 0.02, `transB ${transB}: 8-bit error`);
+    // per tensor, the small row would round to zero
+    assert.ok(relativeError(small.map((v) => v * 1e3), big.map((v) => v * 1e-3)) < 1e-5, `transB ${transB}: rows rounded alike`);
+  }
 });
 
 test('the lowered model keeps only int8 copies of the quantized weights (plus the embedding the lookup needs)', async () => {
@@ -93,6 +113,29 @@ test('whole model, float64 and float32: ONNX Runtime matches the reference inter
     const { logits: exact } = await (await plain.compile(graph)).run(feeds);
     const drift = relativeError(Float64Array.from(logits.data as Float32Array | Float64Array), Float64Array.from(exact.data as Float32Array | Float64Array));
     assert.ok(drift > 1e-6 && drift < 0.1, `${dtype}: quantized vs float drift ${drift}`);
+  }
+});
+
+test('float32 training graph, int8 and int8-all: ONNX Runtime matches the reference interpreter of the quantized graph', async () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['B', 8]);
+  const w1 = b.initializer('w1', Float32Array.from({ length: 48 }, (_, i) => Math.sin(i + 0.5)), [6, 8]);
+  const w2 = b.initializer('w2', Float32Array.from({ length: 24 }, (_, i) => Math.cos(2 * i)), [6, 4]);
+  const y = x.matmul(w1, { transB: true }).tanh().matmul(w2); // [B, 4]
+  const graph = grad(b.build({ loss: y.mul(y).sum() }), 'loss', ['x']);
+  const xs = Array.from({ length: 24 }, (_, i) => Math.sin(3 * i) * (i < 8 ? 10 : 0.1));
+  const int8All = new Runtime({ threads: 1, quantizeWeights: 'int8-all' });
+  try {
+    for (const [runtime, roundCotangents] of [[int8, false], [int8All, true]] as const) {
+      const out = await (await runtime.compile(graph)).run({ x: float32([3, 8], xs) });
+      const ref = evaluateReference(quantizeFrozenMatMuls(graph, { roundCotangents }), { x: { shape: [3, 8], data: Float64Array.from(xs) } });
+      for (const name of ['loss', 'grad.x']) {
+        const err = relativeError(Float64Array.from(out[name].data as Float32Array), ref[name].data as Float64Array);
+        assert.ok(err < 1e-5, `${roundCotangents ? 'int8-all' : 'int8'} ${name}: relative error ${err}`);
+      }
+    }
+  } finally {
+    await int8All.release();
   }
 });
 

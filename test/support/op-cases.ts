@@ -112,8 +112,8 @@ export const OP_CASES: { [O in Op]: readonly OpCase[] } = {
   [Op.QuantMatMul]: [
     diff('quantized matmul, weight transposed (a linear layer)', [f('x', ['B', 3, 4])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4), { transB: true })),
     diff('quantized matmul, weight as is', [f('x', ['B', 5])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4))),
-    diff('quantized matmul without input rounding, weight as is (a backward pass)', [f('x', ['B', 5])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4), { roundInput: false })),
-    diff('quantized matmul without input rounding, weight transposed', [f('x', [2, 4])], one, (x) => x.quantMatmul(quantWeight(x, 3, 4), { transB: true, roundInput: false })),
+    diff('quantized matmul without input rounding, weight as is (a backward pass)', [f('x', ['B', 5])], B, (x) => x.quantMatmul(quantWeight(x, 5, 4), { rounding: 'none' })),
+    diff('quantized matmul without input rounding, weight transposed', [f('x', [2, 4])], one, (x) => x.quantMatmul(quantWeight(x, 3, 4), { transB: true, rounding: 'none' })),
   ],
   [Op.ReduceSum]: [
     diff('sum all', [f('x', ['B', 3, 4])], B, (x) => x.sum()),

@@ -4,7 +4,7 @@
 import { type Dim, evalDim } from '../../src/graph/dim.ts';
 import type { Graph, Node } from '../../src/graph/ir.ts';
 import type { DType } from '../../src/graph/dtype.ts';
-import { Op, type OpParams } from '../../src/graph/ops.ts';
+import { type InputRounding, Op, type OpParams } from '../../src/graph/ops.ts';
 import { dequantizeRows, quantizeRows } from '../../src/graph/quantize.ts';
 
 export interface RefTensor {
@@ -168,31 +168,49 @@ function roundHalfEven(v: number): number {
 }
 
 /**
- * x @ op(Q(w)). float64 (or without input rounding): the dequantized weight. float32 with input rounding: ONNX
- * Runtime's DynamicQuantizeMatMul, emulated with
- * float32 rounding: x (scaled by the row scales first when w is not transposed) becomes uint8 per tensor
- * (range widened to include 0, scale = range / 255, zero point = round(-min / scale)), the integer products
- * accumulate exactly and are multiplied by x's scale times the weight scale.
+ * x @ op(Q(w)). float64 (or rounding "none"): the dequantized weight. float32 with rounding: the lowering's
+ * kernels emulated with float32 rounding. x is scaled by w's row scales first when w is not transposed. Then it
+ * becomes uint8, either per row around 128 with scale max|row| / 127 (the lowering's QuantizeLinear, then ORT's
+ * MatMulIntegerToFloat), or per tensor (ORT's DynamicQuantizeMatMul: range widened to include 0,
+ * scale = range / 255, zero point = round(-min / scale)). The integer products accumulate exactly and are
+ * multiplied by the weight scale (transposed w) and x's scale.
  */
-function quantMatmul(x: RefTensor, w: RefTensor, transB: boolean, dtype: DType): RefTensor {
+function quantMatmul(x: RefTensor, w: RefTensor, transB: boolean, rounding: InputRounding, dtype: DType): RefTensor {
   const [rows, cols] = w.shape;
   const quant = quantizeRows(w.data as Float64Array, rows, cols);
-  if (dtype === 'float64') return matmul(x, { shape: transB ? [cols, rows] : [rows, cols], data: dequantizeRows(quant, transB) }, { transA: false, transB: false });
+  if (dtype === 'float64' || rounding === 'none') {
+    return matmul(x, { shape: transB ? [cols, rows] : [rows, cols], data: dequantizeRows(quant, transB) }, { transA: false, transB: false });
+  }
   const k = x.shape.at(-1)!;
   const n = transB ? rows : cols;
   const xs = Float64Array.from(x.data as Float64Array, (v, i) => (transB ? v : Math.fround(v * quant.scale[i % k])));
-  let [lo, hi] = [0, 0];
-  for (const v of xs) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-  const scale = Math.fround((hi - lo) / 255);
-  const zp = scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(-lo / scale))));
-  const q = xs.map((v) => (scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(v / scale)) + zp))));
   const m = xs.length / k;
+  // [scale, zero point] of each row
+  const params: [number, number][] = [];
+  if (rounding === 'tensor') {
+    let [lo, hi] = [0, 0];
+    for (const v of xs) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+    const scale = Math.fround((hi - lo) / 255);
+    const zp = scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(-lo / scale))));
+    for (let i = 0; i < m; i++) params.push([scale, zp]);
+  } else {
+    for (let i = 0; i < m; i++) {
+      let absMax = 0;
+      for (let t = 0; t < k; t++) absMax = Math.max(absMax, Math.abs(xs[i * k + t]));
+      params.push([Math.max(Math.fround(absMax / 127), 2 ** -126), 128]);
+    }
+  }
   const out = new Float64Array(m * n);
+  const q = new Float64Array(k);
   for (let i = 0; i < m; i++) {
+    const [scale, zp] = params[i];
+    for (let t = 0; t < k; t++) q[t] = scale === 0 ? 0 : Math.max(0, Math.min(255, roundHalfEven(Math.fround(xs[i * k + t] / scale)) + zp));
     for (let j = 0; j < n; j++) {
       let acc = 0;
-      for (let t = 0; t < k; t++) acc += (q[i * k + t] - zp) * (transB ? quant.q[j * cols + t] : quant.q[t * cols + j]);
-      out[i * n + j] = Math.fround(acc * Math.fround(scale * (transB ? quant.scale[j] : 1)));
+      for (let t = 0; t < k; t++) acc += (q[t] - zp) * (transB ? quant.q[j * cols + t] : quant.q[t * cols + j]);
+      const wScale = transB ? quant.scale[j] : 1;
+      // DynamicQuantizeMatMul multiplies by the product of the scales; the row path by w's scale, then x's
+      out[i * n + j] = rounding === 'tensor' ? Math.fround(acc * Math.fround(scale * wScale)) : Math.fround(Math.fround(acc * wScale) * scale);
     }
   }
   return { shape: [...x.shape.slice(0, -1), n], data: out };
@@ -229,7 +247,7 @@ export const REFERENCE_RULES: { [O in Op]: RefRule<O> } = {
   [Op.Or]: cmp((a, b) => a !== 0 || b !== 0),
   [Op.Not]: (xs) => elementwise(xs, (a) => (a ? 0 : 1), 'bool'),
   [Op.MatMul]: ([a, b], p) => [matmul(a, b, p)],
-  [Op.QuantMatMul]: ([x, w], p, _env, _node, dtype) => [quantMatmul(x, w, p.transB, p.roundInput ? dtype : 'float64')],
+  [Op.QuantMatMul]: ([x, w], p, _env, _node, dtype) => [quantMatmul(x, w, p.transB, p.rounding, dtype)],
   [Op.ReduceSum]: ([x], p) => [reduce(x, p.axes, p.keepdims, 0, (a, v) => a + v)],
   [Op.ReduceMean]: ([x], p) => {
     const n = p.axes.reduce((acc, a) => acc * x.shape[a], 1);

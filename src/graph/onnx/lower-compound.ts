@@ -6,11 +6,11 @@
 
 import { type Dim, type Shape, dimEqual, dimProduct, dimTerms, isStaticShape } from '../dim.ts';
 import type { DType } from '../dtype.ts';
-import { Op, type OpParams } from '../ops.ts';
+import { type InputRounding, Op, type OpParams } from '../ops.ts';
 import type { LowerContext } from './context.ts';
 import { RoadsterError } from '../../errors.ts';
 import { dequantizeRows, quantizeRows, transposeInt8 } from '../quantize.ts';
-import { MS_DOMAIN, int8TensorProto, onnxElemType } from './proto.ts';
+import { MS_DOMAIN, int8TensorProto, onnxElemType, uint8TensorProto } from './proto.ts';
 
 /** A symbol's value, int64 [1]: Shape(input, start=axis, end=axis+1), read once per graph. */
 function symbolValue(ctx: LowerContext, symbol: string): string {
@@ -112,12 +112,14 @@ export function transposeLast2(ctx: LowerContext, x: string, rank: number): stri
 }
 
 /**
- * x @ op(Q(w)) for a frozen w [R, C] quantized per row (q int8, one scale per row). float32 with `roundInput`
- * runs ORT's DynamicQuantizeMatMul, which also quantizes x per tensor: with transB, B = qᵀ [C, R] and the row
- * scales are B's column scales; without, x @ diag(scale) q = (x ⊙ scale) @ q with a unit B scale. float32
- * without `roundInput`, and float64, multiply by the dequantized weight. Each copy is made once per weight.
+ * x @ op(Q(w)) for a frozen w [R, C] quantized per row (q int8, one scale per row). In float32, rounding "row"
+ * rounds each row of x (a token) to 8 bits and runs ORT's MatMulIntegerToFloat, "tensor" runs ORT's
+ * DynamicQuantizeMatMul, which rounds x to uint8 with one scale (int8 products either way): with transB,
+ * B = qᵀ [C, R] and the row scales are B's column scales; without, x @ diag(scale) q = (x ⊙ scale) @ q, the
+ * scales folded into x before it is rounded. Rounding "none", and float64, multiply by the dequantized weight.
+ * Each copy of the weight is made once per lowering.
  */
-export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: boolean): void {
+export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputRounding): void {
   const w = ctx.leafInput(1);
   if (!w || !(w.data instanceof Float32Array || w.data instanceof Float64Array)) {
     throw new RoadsterError('E_ONNX', `${ctx.node.name}: a quantized matmul needs a float weight that is an initializer or constant`);
@@ -133,7 +135,7 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: bool
     ctx.emit('MatMul', [x, b], {}, ctx.outputs);
     return;
   }
-  if (!roundInput) {
+  if (rounding === 'none') {
     // the dequantized weight [R, C] as float32, used as it is or transposed inside FusedMatMul
     const deq = ctx.cached(`int8:${w.name}:dequantized32`, () =>
       ctx.initializer(ctx.initializerName(`${w.name}.dequantized`), 'float32', [rows, cols], Float32Array.from(dequantizeRows(quant, false))),
@@ -143,14 +145,42 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, roundInput: bool
     return;
   }
   const scale = ctx.cached(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
-  if (transB) {
-    const b = ctx.cached(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))));
-    ctx.emit('DynamicQuantizeMatMul', [x, b, scale], {}, ctx.outputs, MS_DOMAIN);
+  const b = transB
+    ? ctx.cached(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))))
+    : ctx.cached(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
+  if (rounding === 'tensor') {
+    const a = transB ? x : ctx.emit('Mul', [x, scale])[0];
+    ctx.emit('DynamicQuantizeMatMul', [a, b, transB ? scale : ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
     return;
   }
-  const b = ctx.cached(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
-  const scaled = ctx.emit('Mul', [x, scale])[0];
-  ctx.emit('DynamicQuantizeMatMul', [scaled, b, ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
+  const inShape = ctx.inType(0).shape;
+  const k = inShape.at(-1)!;
+  if (typeof k !== 'number') throw new RoadsterError('E_ONNX', `${ctx.node.name}: a quantized matmul needs a static inner dim, got "${k}"`);
+  const x2 = ctx.emit('Reshape', [x, ctx.constInt64([-1, k])], { allowzero: 0 })[0]; // [L, K], L = Π leading dims
+  const a = transB ? x2 : ctx.emit('Mul', [x2, scale])[0];
+  const [q, rowScale] = quantizeRowsUint8(ctx, a, dimProduct(inShape.slice(0, -1))); // [L, K] uint8, [L, 1]
+  const one = ctx.constScalar('float32', 1);
+  const zero = ctx.cached('const/uint8(128)', () => ctx.tensorInitializer(uint8TensorProto(ctx.initializerName('const/uint8(128)'), [], Uint8Array.of(128))));
+  const products = ctx.emit('MatMulIntegerToFloat', [q, b, one, transB ? scale : one, zero], {}, 1, MS_DOMAIN)[0]; // [L, N]
+  const scaled = ctx.emit('Mul', [products, rowScale])[0];
+  ctx.emit('Reshape', [scaled, dimsValue(ctx, ctx.outType(0).shape)], { allowzero: 1 }, ctx.outputs);
+}
+
+/**
+ * Symmetric per-row rounding of a [L, K] float32 value to uint8 around 128: scale = max|row| / 127 (the
+ * smallest normal float32 for an all-zero row), q = saturate(round_half_even(a / scale) + 128). Returns q and
+ * the scales [L, 1].
+ */
+function quantizeRowsUint8(ctx: LowerContext, a: string, rowsDim: Dim): [string, string] {
+  const absMax = ctx.emit('ReduceMax', [ctx.emit('Abs', [a])[0]], { axes: [1], keepdims: 1 })[0]; // [L, 1]
+  const rowScale = ctx.emit('Max', [ctx.emit('Div', [absMax, ctx.constScalar('float32', 127)])[0], ctx.constScalar('float32', 2 ** -126)])[0];
+  const flat = ctx.emit('Reshape', [rowScale, ctx.constInt64([-1])], { allowzero: 0 })[0]; // [L]
+  // per-axis zero points must have the scales' length: one [L] tensor of 128s per graph and row count
+  const zeros = ctx.cached(`uint8(128)[${rowsDim}]`, () =>
+    ctx.emit('ConstantOfShape', [dimsValue(ctx, [rowsDim])], { value: { tensor: uint8TensorProto('value', [1], Uint8Array.of(128)) } })[0],
+  );
+  const q = ctx.emit('QuantizeLinear', [a, flat, zeros], { axis: 0 })[0];
+  return [q, rowScale];
 }
 
 /**

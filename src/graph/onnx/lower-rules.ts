@@ -112,7 +112,7 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
     ctx.emit('MatMul', [a, b], {}, ctx.outputs);
   },
   // x @ op(Q(w)), w quantized to int8 per row (lower-compound.ts)
-  [Op.QuantMatMul]: (ctx, p) => quantMatMul(ctx, p.transB, p.roundInput),
+  [Op.QuantMatMul]: (ctx, p) => quantMatMul(ctx, p.transB, p.rounding),
   // Σ over axes (opset 13+: axes is an input)
   [Op.ReduceSum]: (ctx, p) =>
     p.axes.length === 0

@@ -72,6 +72,11 @@ export function int8TensorProto(name: string, shape: readonly number[], data: In
   return { name, dataType: onnx.TensorProto.DataType.INT8, dims: [...shape], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+/** A uint8 tensor (zero points of quantized activations), raw little-endian bytes. */
+export function uint8TensorProto(name: string, shape: readonly number[], data: Uint8Array): TensorProto {
+  return { name, dataType: onnx.TensorProto.DataType.UINT8, dims: [...shape], rawData: data };
+}
+
 /** ONNX Runtime's contrib operator domain. */
 export const MS_DOMAIN = 'com.microsoft';
 /** Opset versions of the non-default domains that lowering may emit; a model imports those it uses. */
