@@ -94,6 +94,11 @@ test('the lowered model keeps only int8 copies of the quantized weights (plus th
   }
   assert.ok(names.has('model.embed_tokens.weight'));
   assert.deepEqual(lowered.model.opsetImport!.map((o) => o.domain), ['', 'com.microsoft']);
+  // the per-row rounding's temporaries declare their shapes ([B*T, K] and so on), so ORT can plan their memory
+  const declared = new Map(lowered.model.graph!.valueInfo!.map((v) => [v.name!, v.type!.tensorType!.shape!.dim!]));
+  const temps = lowered.model.graph!.node!.filter((n) => ['Abs', 'QuantizeLinear', 'MatMulIntegerToFloat'].includes(n.opType!));
+  assert.equal(temps.length, 3 * model.linearSites().length + 3, 'one of each per projection and for the head');
+  for (const n of temps) assert.equal(declared.get(n.output![0])?.[0]?.dimParam, 'B*T', `${n.name} is declared`);
 });
 
 test('whole model, float64 and float32: ONNX Runtime matches the reference interpreter of the quantized graph', async () => {

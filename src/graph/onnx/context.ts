@@ -6,10 +6,10 @@
 import { RoadsterError } from '../../errors.ts';
 import type { DType, HostArray } from '../dtype.ts';
 import { allocHostArray } from '../dtype.ts';
-import { formatShape } from '../dim.ts';
+import { type Shape, formatShape } from '../dim.ts';
 import type { Graph, Node, ValueInfo } from '../ir.ts';
 import { Op, type OpParams } from '../ops.ts';
-import { type Attrs, type NodeProto, type TensorProto, encodeAttrs, tensorProto } from './proto.ts';
+import { type Attrs, type NodeProto, type TensorProto, type ValueInfoProto, encodeAttrs, tensorProto, valueInfo } from './proto.ts';
 
 /** Where a symbolic dimension is read from at run time: an axis of a graph input. */
 export interface SymbolSource {
@@ -21,6 +21,8 @@ export interface SymbolSource {
 export class LowerContext {
   readonly nodes: NodeProto[] = [];
   readonly initializers: TensorProto[] = [];
+  /** Shapes of temporaries that multi-node lowerings declare (the IR values' shapes are declared by lowerToOnnx). */
+  readonly declared: ValueInfoProto[] = [];
   private readonly valueNames = new Map<number, string>();
   private readonly usedValueNames = new Set<string>();
   private readonly usedNodeNames = new Set<string>();
@@ -126,6 +128,15 @@ export class LowerContext {
       return { name: producer.name, shape: p.shape, data: p.data };
     }
     return undefined;
+  }
+
+  /**
+   * Declares the shape of temporary `name` (symbolic dims by name) so that ONNX Runtime's shape inference need
+   * not work it out (see lowerToOnnx); returns `name`.
+   */
+  declare(name: string, dtype: DType | 'uint8', shape: Shape): string {
+    this.declared.push(valueInfo(name, dtype, shape));
+    return name;
   }
 
   /** A value computed once per lowering under `key` (e.g. a quantized weight shared by two matmuls). */

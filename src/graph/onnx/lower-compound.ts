@@ -156,14 +156,17 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
   const inShape = ctx.inType(0).shape;
   const k = inShape.at(-1)!;
   if (typeof k !== 'number') throw new RoadsterError('E_ONNX', `${ctx.node.name}: a quantized matmul needs a static inner dim, got "${k}"`);
-  const x2 = ctx.emit('Reshape', [x, ctx.constInt64([-1, k])], { allowzero: 0 })[0]; // [L, K], L = Π leading dims
-  const a = transB ? x2 : ctx.emit('Mul', [x2, scale])[0];
-  const [q, rowScale] = quantizeRowsUint8(ctx, a, dimProduct(inShape.slice(0, -1))); // [L, K] uint8, [L, 1]
+  const outShape = ctx.outType(0).shape;
+  const n = outShape.at(-1)!;
+  const l = dimProduct(inShape.slice(0, -1)); // rows: the product of the leading dims
+  const x2 = ctx.declare(ctx.emit('Reshape', [x, ctx.constInt64([-1, k])], { allowzero: 0 })[0], 'float32', [l, k]);
+  const a = transB ? x2 : ctx.declare(ctx.emit('Mul', [x2, scale])[0], 'float32', [l, k]);
+  const [q, rowScale] = quantizeRowsUint8(ctx, a, l, k); // [L, K] uint8, [L, 1]
   const one = ctx.constScalar('float32', 1);
   const zero = ctx.cached('const/uint8(128)', () => ctx.tensorInitializer(uint8TensorProto(ctx.initializerName('const/uint8(128)'), [], Uint8Array.of(128))));
-  const products = ctx.emit('MatMulIntegerToFloat', [q, b, one, transB ? scale : one, zero], {}, 1, MS_DOMAIN)[0]; // [L, N]
-  const scaled = ctx.emit('Mul', [products, rowScale])[0];
-  ctx.emit('Reshape', [scaled, dimsValue(ctx, ctx.outType(0).shape)], { allowzero: 1 }, ctx.outputs);
+  const products = ctx.declare(ctx.emit('MatMulIntegerToFloat', [q, b, one, transB ? scale : one, zero], {}, 1, MS_DOMAIN)[0], 'float32', [l, n]);
+  const scaled = ctx.declare(ctx.emit('Mul', [products, rowScale])[0], 'float32', [l, n]);
+  ctx.emit('Reshape', [scaled, dimsValue(ctx, outShape)], { allowzero: 1 }, ctx.outputs);
 }
 
 /**
@@ -171,15 +174,18 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
  * smallest normal float32 for an all-zero row), q = saturate(round_half_even(a / scale) + 128). Returns q and
  * the scales [L, 1].
  */
-function quantizeRowsUint8(ctx: LowerContext, a: string, rowsDim: Dim): [string, string] {
-  const absMax = ctx.emit('ReduceMax', [ctx.emit('Abs', [a])[0]], { axes: [1], keepdims: 1 })[0]; // [L, 1]
-  const rowScale = ctx.emit('Max', [ctx.emit('Div', [absMax, ctx.constScalar('float32', 127)])[0], ctx.constScalar('float32', 2 ** -126)])[0];
-  const flat = ctx.emit('Reshape', [rowScale, ctx.constInt64([-1])], { allowzero: 0 })[0]; // [L]
+function quantizeRowsUint8(ctx: LowerContext, a: string, rows: Dim, cols: number): [string, string] {
+  const abs = ctx.declare(ctx.emit('Abs', [a])[0], 'float32', [rows, cols]);
+  const absMax = ctx.declare(ctx.emit('ReduceMax', [abs], { axes: [1], keepdims: 1 })[0], 'float32', [rows, 1]);
+  const ratio = ctx.declare(ctx.emit('Div', [absMax, ctx.constScalar('float32', 127)])[0], 'float32', [rows, 1]);
+  const rowScale = ctx.declare(ctx.emit('Max', [ratio, ctx.constScalar('float32', 2 ** -126)])[0], 'float32', [rows, 1]);
+  const flat = ctx.declare(ctx.emit('Reshape', [rowScale, ctx.constInt64([-1])], { allowzero: 0 })[0], 'float32', [rows]);
   // per-axis zero points must have the scales' length: one [L] tensor of 128s per graph and row count
-  const zeros = ctx.cached(`uint8(128)[${rowsDim}]`, () =>
-    ctx.emit('ConstantOfShape', [dimsValue(ctx, [rowsDim])], { value: { tensor: uint8TensorProto('value', [1], Uint8Array.of(128)) } })[0],
-  );
-  const q = ctx.emit('QuantizeLinear', [a, flat, zeros], { axis: 0 })[0];
+  const zeros = ctx.cached(`uint8(128)[${rows}]`, () => {
+    const value = { tensor: uint8TensorProto('value', [1], Uint8Array.of(128)) };
+    return ctx.declare(ctx.emit('ConstantOfShape', [dimsValue(ctx, [rows])], { value })[0], 'uint8', [rows]);
+  });
+  const q = ctx.declare(ctx.emit('QuantizeLinear', [a, flat, zeros], { axis: 0 })[0], 'uint8', [rows, cols]);
   return [q, rowScale];
 }
 
@@ -218,8 +224,9 @@ export function crossEntropy(ctx: LowerContext, p: OpParams[Op.CrossEntropy]): v
   const shape = ctx.inType(0).shape;
   if (shape.length !== 2) {
     const n = dimProduct(shape.slice(0, -1));
-    logits = ctx.emit('Reshape', [logits, dimsValue(ctx, [n, shape.at(-1)!])], { allowzero: 1 })[0];
-    labels = ctx.emit('Reshape', [labels, dimsValue(ctx, [n])], { allowzero: 1 })[0];
+    const rows = [n, shape.at(-1)!];
+    logits = ctx.declare(ctx.emit('Reshape', [logits, dimsValue(ctx, rows)], { allowzero: 1 })[0], ctx.inType(0).dtype, rows);
+    labels = ctx.declare(ctx.emit('Reshape', [labels, dimsValue(ctx, [n])], { allowzero: 1 })[0], 'int64', [n]);
   }
   ctx.emit('SoftmaxCrossEntropyLoss', [logits, labels], { reduction: 'mean', ignore_index: p.ignoreIndex }, ctx.outputs);
 }

@@ -97,7 +97,7 @@ export function lowerToOnnx(graph: Graph): LoweredModel {
       initializer: initializers,
       input: inputs.map((i) => valueInfo(i.name, i.dtype, i.shape)),
       output: outputs.map((o) => valueInfo(o.name, o.dtype, o.shape)),
-      valueInfo: valueInfos,
+      valueInfo: [...valueInfos, ...ctx.declared],
     },
   };
   return { model, inputs, outputs, hasFloat64 };

@@ -86,7 +86,8 @@ export const DOMAIN_VERSIONS: Readonly<Record<string, number>> = { [MS_DOMAIN]: 
  * ValueInfo of a value: static dims as dim_value, symbolic ones as dim_param, written as their canonical
  * expression ("B", "B*T", "3*T"), so equal dims carry equal names.
  */
-export function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): ValueInfoProto {
+export function valueInfo(name: string, dtype: DType | 'uint8', shape: readonly Dim[]): ValueInfoProto {
   const dim = shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
-  return { name, type: { tensorType: { elemType: onnxElemType(dtype), shape: { dim } } } };
+  const elemType = dtype === 'uint8' ? onnx.TensorProto.DataType.UINT8 : onnxElemType(dtype);
+  return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }
