@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { liveNodes } from './ir.ts';
+import { Op } from './ops.ts';
 import { printGraph } from './printer.ts';
 import { GraphBuilder } from './tracer.ts';
 
@@ -28,6 +30,23 @@ test('symbolic shapes flow through slicing and reshapes', () => {
   assert.deepEqual(y.reshape([-1, 8]).shape, ['B*T-B', 8]);
   assert.deepEqual(x.slice(1, 1).shape, ['B', 'T-1', 8]);
   assert.deepEqual(x.reshape(['B*T', 2, 4]).shape, ['B*T', 2, 4]);
+});
+
+test('arithmetic broadcasts an expanded operand instead of reading the Expand when the result shape is the same', () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['B', 'T', 8]);
+  const mean = x.mean(-1, true); // [B, T, 1]
+  const y = mean.expand(['B', 'T', 8]).mul(x);
+  assert.deepEqual(y.shape, ['B', 'T', 8]);
+  const graph = b.build({ y });
+  const mul = graph.nodes.find((n) => n.op === Op.Mul)!;
+  assert.deepEqual(mul.inputs, [mean.id, x.id], 'the Mul reads the [B, T, 1] mean');
+  assert.equal(liveNodes(graph).some((n) => n.op === Op.Expand), false, 'the Expand is dead');
+  // broadcasting [1, 3] against [3] gives [1, 3], not the expanded [2, 3]: the Expand stays
+  const row = b.input('row', 'float32', [1, 3]);
+  const z = row.expand([2, 3]).add(b.input('v', 'float32', [3]));
+  assert.deepEqual(z.shape, [2, 3]);
+  assert.equal(liveNodes(b.build({ z })).some((n) => n.op === Op.Expand), true);
 });
 
 test('the printer shows one line per node with names, dtypes and shapes', () => {

@@ -14,10 +14,11 @@ import {
   dimSymbols,
   formatShape,
   isStaticDim,
+  shapeEqual,
 } from './dim.ts';
 import type { Graph, GraphOutput, Node, ValueInfo } from './ir.ts';
 import { type InputRounding, Op, type OpParams } from './ops.ts';
-import { SHAPE_RULES, ShapeMismatch, type ShapeRule } from './shape-rules.ts';
+import { SHAPE_RULES, ShapeMismatch, type ShapeRule, broadcastShapes } from './shape-rules.ts';
 
 interface MutableNode {
   id: number;
@@ -33,6 +34,24 @@ interface MutableNode {
 
 /** Something a binary op accepts: a tensor or a JS number (becomes a scalar constant of the tensor's dtype). */
 export type TensorLike = Tensor | number;
+
+/** Element-wise arithmetic, whose broadcasting can stand in for an explicit Expand of an operand. */
+const ARITHMETIC: ReadonlySet<Op> = new Set([Op.Add, Op.Sub, Op.Mul, Op.Div]);
+
+/**
+ * `t`, or the input of the Expand that produced it when broadcasting that input against `other` gives the same
+ * shape: the gradient of a reduction (an Expand of [B, T, 1] to [B, T, D]) then feeds the next product without
+ * being written out, and the Expand is left dead.
+ */
+function unexpanded(t: Tensor, other: Tensor): Tensor {
+  const source = t.builder.expandedFrom(t);
+  if (!source) return t;
+  try {
+    return shapeEqual(broadcastShapes(source.shape, other.shape), broadcastShapes(t.shape, other.shape)) ? source : t;
+  } catch {
+    return t; // not broadcastable: the op itself reports it
+  }
+}
 
 /** Accumulates nodes while model code runs. One builder traces one graph. */
 export class GraphBuilder {
@@ -192,6 +211,12 @@ export class GraphBuilder {
     return this.values[t.id];
   }
 
+  /** The input of the Expand that produced `t`, when one did, else undefined. */
+  expandedFrom(t: Tensor): Tensor | undefined {
+    const node = this.nodes[this.values[t.id].node];
+    return node.op === Op.Expand ? new Tensor(this, node.inputs[0]) : undefined;
+  }
+
   /** The literal data of `t` when a `constant` produced it, else undefined. */
   constantData(t: Tensor): HostArray | undefined {
     const node = this.nodes[this.values[t.id].node];
@@ -271,7 +296,9 @@ export class Tensor {
     return this.builder.apply(op, {} as OpParams[Op.Neg], [this])[0];
   }
   private bin(op: Op, other: TensorLike): Tensor {
-    return this.builder.apply(op, {} as OpParams[Op.Add], [this, this.lift(other)])[0];
+    const [a, b] = [this, this.lift(other)];
+    if (!ARITHMETIC.has(op)) return this.builder.apply(op, {} as OpParams[Op.Add], [a, b])[0];
+    return this.builder.apply(op, {} as OpParams[Op.Add], [unexpanded(a, b), unexpanded(b, a)])[0];
   }
 
   add(o: TensorLike): Tensor { return this.bin(Op.Add, o); }
