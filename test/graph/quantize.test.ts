@@ -5,7 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { roadConfig } from '../../src/adapters/road/config.ts';
+import { PeftModel } from '../../src/adapters/peft-model.ts';
 import { grad } from '../../src/graph/autodiff.ts';
+import type { Graph } from '../../src/graph/ir.ts';
 import { Op } from '../../src/graph/ops.ts';
 import { lowerToOnnx } from '../../src/graph/onnx/lower.ts';
 import { dequantizeRows, quantizeFrozenMatMuls, quantizeRows } from '../../src/graph/quantize.ts';
@@ -141,6 +144,33 @@ test('float32 training graph, int8 and int8-all: ONNX Runtime matches the refere
     }
   } finally {
     await int8All.release();
+  }
+});
+
+test('training graphs leave no per-layer value undeclared: what lacks a declared shape is the shared dims arithmetic', async () => {
+  const full = await CausalLM.fromFolder(TINY_LLAMA);
+  /** A runtime that keeps the graph it is asked to compile instead of compiling it. */
+  class Capture extends Runtime {
+    graph: Graph | undefined;
+    override compile(graph: Graph): Promise<never> {
+      this.graph = graph;
+      return Promise.reject(new Error('captured'));
+    }
+  }
+  const undeclared = async (layers: number, roundCotangents: boolean | null) => {
+    const config = { ...full.config, numHiddenLayers: layers, layerTypes: full.config.layerTypes.slice(0, layers) };
+    const capture = new Capture();
+    const peft = PeftModel.getPeftModel(new CausalLM(config, full.weights), capture, roadConfig({ groupSize: 4, targetModules: 'all-linear' }));
+    await peft.lossAndGrads({ inputIds: [[1, 2, 3]], labels: [[1, 2, 3]] }).catch(() => undefined);
+    const graph = roundCotangents === null ? capture.graph! : quantizeFrozenMatMuls(capture.graph!, { roundCotangents });
+    const { model } = lowerToOnnx(graph);
+    const declared = new Set([...model.graph!.valueInfo!, ...model.graph!.output!].map((v) => v.name));
+    return model.graph!.node!.flatMap((n) => n.output!.filter((o) => !declared.has(o)).map(() => n.opType)).sort();
+  };
+  for (const mode of [null, false, true]) {
+    const [one, two] = [await undeclared(1, mode), await undeclared(2, mode)];
+    assert.deepEqual(two, one, `quantize ${mode}: a second layer adds undeclared values`);
+    assert.ok(one.every((op) => ['Shape', 'Concat', 'Mul', 'Add'].includes(op!)), `quantize ${mode}: ${one.join(', ')}`);
   }
 });
 

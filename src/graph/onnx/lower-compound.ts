@@ -149,7 +149,7 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
     ? ctx.cached(`int8:${w.name}:T`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8T`), [cols, rows], transposeInt8(quant))))
     : ctx.cached(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
   if (rounding === 'tensor') {
-    const a = transB ? x : ctx.emit('Mul', [x, scale])[0];
+    const a = transB ? x : ctx.declare(ctx.emit('Mul', [x, scale])[0], 'float32', ctx.inType(0).shape);
     ctx.emit('DynamicQuantizeMatMul', [a, b, transB ? scale : ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
     return;
   }
