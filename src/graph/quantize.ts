@@ -9,6 +9,12 @@ import { RoadsterError } from '../errors.ts';
 import type { Graph, Node } from './ir.ts';
 import { Op, type OpParams } from './ops.ts';
 
+/**
+ * The version of the quantized numerics (weights per row; forward activations per row since version 2, per
+ * tensor before): training checkpoints record it, so that a run resumes only on the numbers it started with.
+ */
+export const INT8_SCHEME_VERSION = 2;
+
 /** w [rows, cols] as int8 rows and one scale per row: w ≈ q[r, c] · scale[r]. */
 export interface QuantizedRows {
   readonly q: Int8Array;

@@ -8,6 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
+import { INT8_SCHEME_VERSION } from '../graph/quantize.ts';
 import { writeFileAtomically } from '../io/safetensors/index.ts';
 import type { PeftModel } from '../adapters/peft-model.ts';
 import { type CheckpointPayload, cleanPartialCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.ts';
@@ -130,7 +131,8 @@ export const REPORT_FILE = 'report.json';
 /** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
 function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, ...rest } = config;
-  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...(quantize === 'none' ? {} : { quantize }) };
+  const int8 = quantize === 'none' ? {} : { quantize, quantizeScheme: INT8_SCHEME_VERSION };
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8 };
   return JSON.stringify(classes === null ? base : { ...base, classes });
 }
 
