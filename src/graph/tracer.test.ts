@@ -47,6 +47,9 @@ test('arithmetic broadcasts an expanded operand instead of reading the Expand wh
   const z = row.expand([2, 3]).add(b.input('v', 'float32', [3]));
   assert.deepEqual(z.shape, [2, 3]);
   assert.equal(liveNodes(b.build({ z })).some((n) => n.op === Op.Expand), true);
+  // both operands expanded from [1, 1]: one of them keeps its Expand, so the sum is still [2, 3]
+  const one = b.input('one', 'float32', [1, 1]);
+  assert.deepEqual(one.expand([2, 3]).add(one.expand([2, 3])).shape, [2, 3]);
 });
 
 test('the printer shows one line per node with names, dtypes and shapes', () => {

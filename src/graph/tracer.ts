@@ -298,7 +298,9 @@ export class Tensor {
   private bin(op: Op, other: TensorLike): Tensor {
     const [a, b] = [this, this.lift(other)];
     if (!ARITHMETIC.has(op)) return this.builder.apply(op, {} as OpParams[Op.Add], [a, b])[0];
-    return this.builder.apply(op, {} as OpParams[Op.Add], [unexpanded(a, b), unexpanded(b, a)])[0];
+    // one operand at a time, so that the result keeps its shape when both were expanded
+    const a1 = unexpanded(a, b);
+    return this.builder.apply(op, {} as OpParams[Op.Add], [a1, unexpanded(b, a1)])[0];
   }
 
   add(o: TensorLike): Tensor { return this.bin(Op.Add, o); }
