@@ -72,7 +72,7 @@ export class Runtime {
   private readonly ids = new ObjectIds();
   /** signature → pending or finished compile; `graph` is set once the session exists. */
   private readonly cache = new Map<string, CacheEntry>();
-  private counts = { sessionsCreated: 0, cacheHits: 0 };
+  private counts = { sessionsCreated: 0, cacheHits: 0, compileMs: 0 };
 
   constructor(options: RuntimeOptions = {}) {
     const threads = options.threads ?? availableParallelism();
@@ -96,8 +96,11 @@ export class Runtime {
     }
   }
 
-  /** Sessions created and compiles answered from the cache, since construction. */
-  get stats(): { readonly sessionsCreated: number; readonly cacheHits: number } {
+  /**
+   * Since construction: sessions created, compiles answered from the cache, and the milliseconds spent creating
+   * sessions (lowering, serialization and ONNX Runtime's session creation).
+   */
+  get stats(): { readonly sessionsCreated: number; readonly cacheHits: number; readonly compileMs: number } {
     return { ...this.counts };
   }
 
@@ -133,6 +136,15 @@ export class Runtime {
   }
 
   private async create(graph: Graph, opts: CompileOptions, level: OptimizationLevel, signature: string): Promise<CompiledGraph> {
+    const started = performance.now();
+    try {
+      return await this.createSession(graph, opts, level, signature);
+    } finally {
+      this.counts.compileMs += performance.now() - started;
+    }
+  }
+
+  private async createSession(graph: Graph, opts: CompileOptions, level: OptimizationLevel, signature: string): Promise<CompiledGraph> {
     const q = this.options.quantizeWeights;
     const lowered = lowerToOnnx(q === 'none' ? graph : quantizeFrozenMatMuls(graph, { roundCotangents: q === 'int8-all' }));
     const serialized = serializeModel(lowered.model, {
