@@ -26,7 +26,7 @@ export function tokenIdList(value: string): number[] {
 
 /** `--quantize none|int8|int8-all`: how the frozen weights of matmuls run (RuntimeOptions.quantizeWeights). */
 export function quantizeOption(): Option {
-  return new Option('--quantize <q>', 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too; fastest, worse fit)')
+  return new Option('--quantize <q>', 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too, but the head gradient; fastest, validate the fit)')
     .choices(QUANTIZE_WEIGHTS)
     .default('none');
 }

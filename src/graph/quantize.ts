@@ -11,9 +11,10 @@ import { Op, type OpParams } from './ops.ts';
 
 /**
  * The version of the quantized numerics (weights per row; forward activations per row since version 2, per
- * tensor before): training checkpoints record it, so that a run resumes only on the numbers it started with.
+ * tensor before; since version 3, `int8-all` keeps the output head's gradient product in float32): training
+ * checkpoints record it, so that a run resumes only on the numbers it started with.
  */
-export const INT8_SCHEME_VERSION = 2;
+export const INT8_SCHEME_VERSION = 3;
 
 /** w [rows, cols] as int8 rows and one scale per row: w ≈ q[r, c] · scale[r]. */
 export interface QuantizedRows {
@@ -68,14 +69,29 @@ function isFrozenMatrix(graph: Graph, value: number): boolean {
   return (producer.op === Op.Initializer || producer.op === Op.Constant) && info.shape.length === 2 && (info.dtype === 'float32' || info.dtype === 'float64');
 }
 
+/** Element-wise steps between a softmax and the output gradient built from it (the cross-entropy VJP's). */
+const SOFTMAX_GRADIENT_STEPS: ReadonlySet<Op> = new Set([Op.Mul, Op.Sub, Op.Add, Op.Div, Op.Neg, Op.Cast, Op.Reshape]);
+
+/**
+ * Whether an output gradient is built from softmax probabilities within `depth` element-wise steps, as the
+ * cross-entropy's (softmax(z) − onehot(label)) · scale is. Such a row holds one large entry and a long tail
+ * of small ones that 8 bits round to zero, and the tail's sum is a large part of the gradient.
+ */
+function isSoftmaxGradient(graph: Graph, value: number, depth: number): boolean {
+  const node = graph.nodes[graph.values[value].node];
+  if (node.op === Op.Softmax) return true;
+  if (depth === 0 || !SOFTMAX_GRADIENT_STEPS.has(node.op)) return false;
+  return node.inputs.some((v) => isSoftmaxGradient(graph, v, depth - 1));
+}
+
 /**
  * Rewrites every MatMul whose right operand is a frozen rank-2 weight (an initializer or constant) and whose
  * left operand is not transposed into a QuantMatMul: the forward products round each row of their input (a
  * token) to 8 bits (int8 kernels); the cotangent products of a backward pass (nodes autodiff created) multiply
  * the dequantized weight exactly, unless `roundCotangents`, which rounds the output gradients to 8 bits per
- * tensor: faster, but the fit suffers (BENCHMARKS.md measures it; per-row rounding of the gradients was slower
- * and fitted no better). Value ids, shapes and outputs are unchanged; returns the same graph when nothing
- * qualifies.
+ * tensor (int8 kernels), except the output head's: its gradient is softmax probabilities, whose small entries
+ * 8 bits would drop (BENCHMARKS.md measures the fit either way). Value ids, shapes and outputs are unchanged;
+ * returns the same graph when nothing qualifies.
  */
 export function quantizeFrozenMatMuls(graph: Graph, options: { roundCotangents?: boolean } = {}): Graph {
   let changed = false;
@@ -84,7 +100,8 @@ export function quantizeFrozenMatMuls(graph: Graph, options: { roundCotangents?:
     const p = n.params as OpParams[Op.MatMul];
     if (p.transA || !isFrozenMatrix(graph, n.inputs[1])) return n;
     changed = true;
-    const rounding = n.cotangent !== true ? 'row' : options.roundCotangents === true ? 'tensor' : 'none';
+    const roundGradient = options.roundCotangents === true && !isSoftmaxGradient(graph, n.inputs[0], 3);
+    const rounding = n.cotangent !== true ? 'row' : roundGradient ? 'tensor' : 'none';
     const params: OpParams[Op.QuantMatMul] = { transB: p.transB, rounding };
     return Object.freeze({ ...n, op: Op.QuantMatMul, params });
   });

@@ -31,7 +31,7 @@ export interface RuntimeOptions {
    * products also round each activation row (token) to 8 bits and run int8 kernels (ORT's MatMulIntegerToFloat,
    * about 3× the float32 matmul speed on CPUs with VNNI), backward products multiply the dequantized weight in
    * float32. "int8-all": backward products run int8 kernels too (ORT's DynamicQuantizeMatMul; faster, output
-   * gradients rounded to 8 bits per tensor).
+   * gradients rounded to 8 bits per tensor), except the output head's, whose softmax gradient stays float32.
    * Numerics change: see BENCHMARKS.md. Default "none".
    */
   readonly quantizeWeights?: QuantizeWeights;

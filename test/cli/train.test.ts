@@ -252,7 +252,7 @@ describe('roadster train', () => {
     assert.equal(changed.code, 1);
     assert.match(changed.stderr, /error \[E_CHECKPOINT\]: .*step-00000002 was made with other settings or data/);
     // the checkpoint records the int8 numerics' version, so one made by another version is refused too
-    assert.match(changed.stderr, /"quantize":"int8","quantizeScheme":2/);
+    assert.match(changed.stderr, /"quantize":"int8","quantizeScheme":3/);
     const resumed = await trainJson([...args, '--resume', '--quantize', 'int8']);
     assert.equal(resumed.resumedFrom, 2);
     assert.deepEqual(numbers(resumed), numbers(q));

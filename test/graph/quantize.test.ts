@@ -9,7 +9,7 @@ import { roadConfig } from '../../src/adapters/road/config.ts';
 import { PeftModel } from '../../src/adapters/peft-model.ts';
 import { grad } from '../../src/graph/autodiff.ts';
 import type { Graph } from '../../src/graph/ir.ts';
-import { Op } from '../../src/graph/ops.ts';
+import { Op, type OpParams } from '../../src/graph/ops.ts';
 import { lowerToOnnx } from '../../src/graph/onnx/lower.ts';
 import { dequantizeRows, quantizeFrozenMatMuls, quantizeRows } from '../../src/graph/quantize.ts';
 import { GraphBuilder } from '../../src/graph/tracer.ts';
@@ -64,6 +64,26 @@ test('in a backward pass, the forward product rounds its input to 8 bits and the
   assert.deepEqual(quantized(true), [
     [false, { transB: true, rounding: 'row' }],
     [true, { transB: false, rounding: 'tensor' }],
+  ]);
+});
+
+test('int8-all: the output head gradient (softmax probabilities) stays float, the other cotangent products round', () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', 'float32', ['B', 3]);
+  const labels = b.input('labels', 'int64', ['B']);
+  const w1 = b.initializer('w1', Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9), [3, 3]);
+  const head = b.initializer('head', Float32Array.of(1, -1, 2, 0.5, 3, -2, 1, 1, 1, -3, 0, 2), [4, 3]);
+  const h = x.matmul(w1, { transB: true }).silu(); // [B, 3]
+  const loss = h.matmul(head, { transB: true }).crossEntropy(labels, -100); // []
+  const training = grad(b.build({ loss }), 'loss', ['x']);
+  const rewritten = quantizeFrozenMatMuls(training, { roundCotangents: true });
+  const weightOf = (n: (typeof rewritten.nodes)[number]) => rewritten.nodes[rewritten.values[n.inputs[1]].node].name;
+  const products = rewritten.nodes.filter((n) => n.op === Op.QuantMatMul).map((n) => [weightOf(n), n.cotangent === true, (n.params as OpParams[Op.QuantMatMul]).rounding]);
+  assert.deepEqual(products.sort(), [
+    ['head', false, 'row'],
+    ['head', true, 'none'],
+    ['w1', false, 'row'],
+    ['w1', true, 'tensor'],
   ]);
 });
 

@@ -122,7 +122,7 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
   promptSeparator: { kind: { type: 'string' }, value: 'text', help: 'text/label records in generate mode: text between the text and its label words', shownDefault: '"\\nLabel:"' },
   labelNames: { kind: { type: 'label-names' }, value: 'words', help: 'text/label records: the words of each class, comma-separated by class index (classify: the id2label names)' },
   threads: { kind: { type: 'int', min: 1 }, value: 'n', help: 'intra-op threads', shownDefault: 'all available' },
-  quantize: { kind: { type: 'choice', choices: QUANTIZE_WEIGHTS }, value: 'q', help: 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too; fastest, worse fit)', shownDefault: 'none' },
+  quantize: { kind: { type: 'choice', choices: QUANTIZE_WEIGHTS }, value: 'q', help: 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too, but the head gradient; fastest, validate the fit)', shownDefault: 'none' },
   out: { kind: { type: 'string' }, value: 'dir', help: 'output folder: metrics, loss curve, report, checkpoints, the adapter; required' },
   resume: { kind: { type: 'switch' }, help: 'continue from the newest valid checkpoint in --out' },
   json: { kind: { type: 'switch' }, help: 'print the final report as JSON' },
