@@ -17,3 +17,15 @@ export function seededNormals(seed: number): () => number {
   const u = seededUniforms(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
+
+/** A 32-bit seed from several integers (a murmur3-style mix of each in turn). */
+export function mixSeed(...parts: readonly number[]): number {
+  let h = 0x9e37_79b9;
+  for (const part of parts) {
+    h = Math.imul(h ^ (part >>> 0), 0x85eb_ca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2_ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}

@@ -3,10 +3,12 @@
 // brings its own adapter as per-row inputs.
 
 import type { DType } from '../graph/dtype.ts';
-import type { GraphBuilder } from '../graph/tracer.ts';
+import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import { type LinearFn, type LinearSite, plainLinear } from '../models/linear.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
+import { mixSeed } from '../seeded-random.ts';
 import type { AdapterEntry, MixedSite } from './kind.ts';
+import { dropoutRows, dropoutRowsInputName, tracedDropout } from './lora/dropout.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 
 /** Graph input name of an adapter parameter: by slot (position in the active list), so names do not matter. */
@@ -20,7 +22,8 @@ export function mixedInputName(path: string, suffix: string): string {
 }
 
 /** A linear function applying `adapters` in order at every site they wrap. */
-export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readonly AdapterEntry<AdapterConfig>[]): LinearFn {
+export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readonly AdapterEntry<AdapterConfig>[], options: { training?: boolean } = {}): LinearFn {
+  const tables = new Map<string, Tensor>(); // dropout mask tables, shared by the sites of this graph
   return (site, x, weight, bias) => {
     let y = plainLinear(site, x, weight, bias);
     adapters.forEach((a, slot) => {
@@ -29,10 +32,30 @@ export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readon
       const kind = kindOf(a.config);
       const shapes = kind.paramShapes(a.config, site);
       const inputs = Object.fromEntries(Object.keys(params).map((p) => [p, b.input(paramInputName(slot, site.path, p), dtype, shapes[p])]));
-      y = kind.apply(a.config, site, x, y, inputs, b);
+      const training = options.training ? { dropout: tracedDropout(b, tables, dtype, slot, site.path) } : undefined;
+      y = kind.apply(a.config, site, x, y, inputs, b, training);
     });
     return y;
   };
+}
+
+/** The adapters' sites that drop their input in training (LoRA with lora_dropout > 0), in slot order. */
+export function dropoutSites(adapters: readonly AdapterEntry<AdapterConfig>[]): { slot: number; path: string }[] {
+  const sites: { slot: number; path: string }[] = [];
+  adapters.forEach((a, slot) => {
+    if (a.config.peftType !== 'LORA' || a.config.loraDropout === 0) return;
+    for (const path of a.params.keys()) sites.push({ slot, path });
+  });
+  return sites;
+}
+
+/** Host feeds of the dropout sites for a [B, T] batch: per site, mask rows drawn from (seed, site number). */
+export function dropoutFeeds(adapters: readonly AdapterEntry<AdapterConfig>[], seed: number, rows: number, columns: number): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  dropoutSites(adapters).forEach(({ slot, path }, k) => {
+    feeds[dropoutRowsInputName(slot, path)] = dropoutRows(mixSeed(seed, k), [rows, columns]);
+  });
+  return feeds;
 }
 
 /** Host feeds for the parameters of `adapters` (in slot order), converted to the graph dtype. */

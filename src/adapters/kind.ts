@@ -52,6 +52,12 @@ export interface MixedSite {
 }
 
 /** What each adapter method provides. `C` is its config type. */
+/** Training-mode hooks of one site in one graph. */
+export interface SiteTraining {
+  /** x [..., n] with entries dropped at rate p and the kept ones scaled by 1 / (1 - p). */
+  dropout(x: Tensor, p: number): Tensor;
+}
+
 export interface AdapterKind<C extends CommonAdapterConfig> {
   readonly peftType: PeftType;
   /** Parses the method's fields of adapter_config.json (common fields are parsed by the caller). */
@@ -64,8 +70,12 @@ export interface AdapterKind<C extends CommonAdapterConfig> {
   paramShapes(config: C, site: LinearSite): Record<string, readonly number[]>;
   /** Initial parameters (PEFT's init for the config's init setting; `seed` for random inits). */
   initParams(config: C, site: LinearSite, seed: number): Record<string, Float32Array>;
-  /** Traced: the layer output with this adapter applied. x [..., in], y [..., out] → [..., out]. */
-  apply(config: C, site: LinearSite, x: Tensor, y: Tensor, params: Readonly<Record<string, Tensor>>, b: GraphBuilder): Tensor;
+  /**
+   * Traced: the layer output with this adapter applied. x [..., in], y [..., out] → [..., out]. `training` is
+   * given when the graph trains with the methods' random regularisers (LoRA's dropout); without it the
+   * adapter runs as PEFT's eval mode.
+   */
+  apply(config: C, site: LinearSite, x: Tensor, y: Tensor, params: Readonly<Record<string, Tensor>>, b: GraphBuilder, training?: SiteTraining): Tensor;
   /** Merged weights (new arrays): W', b' such that the plain layer equals the adapted one. */
   merge(config: C, site: LinearSite, params: SiteParams, layer: LayerWeights): LayerWeights;
   /** The inverse of `merge`. */

@@ -21,7 +21,17 @@ import type { Weight } from '../models/load-weights.ts';
 import { argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassification } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { type MixedPlan, asDType, mixedFeeds, mixedLinear, paramInputName, sequentialFeeds, sequentialLinear } from './adapter-graph.ts';
+import {
+  type MixedPlan,
+  asDType,
+  dropoutFeeds,
+  dropoutSites,
+  mixedFeeds,
+  mixedLinear,
+  paramInputName,
+  sequentialFeeds,
+  sequentialLinear,
+} from './adapter-graph.ts';
 import type { AdapterEntry, SiteParams } from './kind.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 import { HEAD_WEIGHT, SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
@@ -62,6 +72,12 @@ export interface RunOptions {
 export interface GradOptions extends RunOptions {
   /** Recompute each decoder layer in the backward pass (activation checkpointing): less memory, one more forward. */
   readonly recompute?: boolean;
+  /**
+   * LoRA dropout (adapters with lora_dropout > 0): a number applies it as PEFT's training mode, with masks that
+   * are a function of this seed (one seed per micro-batch reproduces a run); null computes eval-mode gradients
+   * (no dropout). Required when an active adapter has dropout; ignored otherwise.
+   */
+  readonly dropoutSeed?: number | null;
 }
 
 type Entry = AdapterEntry<AdapterConfig>;
@@ -395,19 +411,26 @@ export class PeftModel {
     const dtype = options.dtype ?? 'float32';
     const wrt: [string, string][] = []; // [graph input, PEFT name]
     entries.forEach((e, slot) => {
-      if (e.config.peftType === 'LORA' && e.config.loraDropout > 0) {
-        throw new RoadsterError('E_USAGE', `adapter "${e.name}" has lora_dropout ${e.config.loraDropout}; training with dropout is not supported yet, set it to 0`);
-      }
       for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), peftParameterName(path, p, e.name)]);
     });
+    const dropout = dropoutSites(entries).length > 0 && options.dropoutSeed !== null;
+    if (dropout && (typeof options.dropoutSeed !== 'number' || !Number.isInteger(options.dropoutSeed))) {
+      const names = entries.filter((e) => e.config.peftType === 'LORA' && e.config.loraDropout > 0).map((e) => `"${e.name}"`);
+      throw new RoadsterError(
+        'E_USAGE',
+        `adapter ${names.join(', ')} has lora_dropout > 0: pass dropoutSeed (an integer, one per micro-batch) to train with dropout as PEFT does, or dropoutSeed: null for eval-mode gradients`,
+      );
+    }
     const owner = this.headOwner();
     if (owner && entries.includes(owner)) wrt.push([HEAD_INPUT, peftModuleParameterName(HEAD_WEIGHT, owner.name)]);
     const recompute = options.recompute ?? false;
-    const graph = this.graph(`grad:${dtype}:${recompute}:${wrt.length}:${this.structureKey(entries)}`, () => {
-      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries), { recompute });
+    const graph = this.graph(`grad:${dtype}:${recompute}:${dropout}:${wrt.length}:${this.structureKey(entries)}`, () => {
+      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries, { training: dropout }), { recompute });
       return grad(b.build({ loss: outputs.loss }), 'loss', wrt.map(([input]) => input));
     });
-    const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype) };
+    const [rows, columns] = [batch.inputIds.length, batch.inputIds[0]?.length ?? 0];
+    const masks = dropout ? dropoutFeeds(entries, options.dropoutSeed as number, rows, columns) : {};
+    const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype), ...masks };
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
     const grads = new Map<string, Float32Array | Float64Array>();
     for (const [input, name] of wrt) grads.set(name, out[gradName(input)].data as Float32Array | Float64Array);

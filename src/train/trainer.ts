@@ -8,6 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
+import { mixSeed } from '../seeded-random.ts';
 import { INT8_SCHEME_VERSION } from '../graph/quantize.ts';
 import { writeFileAtomically } from '../io/safetensors/index.ts';
 import type { PeftModel } from '../adapters/peft-model.ts';
@@ -267,9 +268,11 @@ export class Trainer {
     const sums = new Map<string, Float64Array>();
     let loss = 0;
     let tokens = 0;
-    for (const batch of group) {
+    for (const [micro, batch] of group.entries()) {
       const weight = this.lossTerms(batch) / Math.max(1, lossTerms);
-      const out = await this.peft.lossAndGrads(batch, { recompute: this.config.recompute });
+      // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
+      const dropoutSeed = mixSeed(this.config.seed, this.state.step, micro);
+      const out = await this.peft.lossAndGrads(batch, { recompute: this.config.recompute, dropoutSeed });
       loss += out.loss * weight;
       tokens += batch.tokens;
       for (const [name, g] of out.grads) {

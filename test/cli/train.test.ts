@@ -262,11 +262,31 @@ describe('roadster train', () => {
     const out = join(scratch, 'lora');
     const r = await trainJson(['--model', MODEL, '--method', 'lora', '--rank', '2', '--lora-alpha', '4', '--target-modules', 'q_proj,k_proj',
       '--batch-size', '4', '--threads', '1', '--data', PC, '--out', out, '--max-steps', '3']);
-    assert.deepEqual(r.method, { method: 'lora', rank: 2, loraAlpha: 4 });
+    assert.deepEqual(r.method, { method: 'lora', rank: 2, loraAlpha: 4, loraDropout: 0 });
     assert.equal(r.trainableParameters, 2 * (2 * 64 + 2 * 64 + 2 * 64 + 2 * 32)); // A [r, 64] and B [out, r] of q_proj (64) and k_proj (32)
     const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
     assert.deepEqual([config.peft_type, config.r, config.lora_alpha, [...config.target_modules].sort()], ['LORA', 2, 4, ['k_proj', 'q_proj']]);
     assert.equal((await loadAdapter(out)).trainableParameters().trainable, r.trainableParameters);
+  });
+
+  test('--lora-dropout trains with PEFT\'s dropout: saved in the config, changes the losses, resumes bit for bit', async () => {
+    const out = join(scratch, 'lora-dropout');
+    const lora = ['--model', MODEL, '--method', 'lora', '--rank', '2', '--lora-alpha', '4', '--batch-size', '2', '--grad-accum', '2', '--threads', '1', '--data', PC];
+    const args = [...lora, '--out', out, '--max-steps', '4', '--save-every', '2', '--lora-dropout', '0.2'];
+    const whole = await trainJson(args);
+    assert.deepEqual(whole.method, { method: 'lora', rank: 2, loraAlpha: 4, loraDropout: 0.2 });
+    assert.equal(JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')).lora_dropout, 0.2);
+    const adapter = readFileSync(join(out, 'adapter_model.safetensors'));
+    const plain = await trainJson([...lora, '--out', join(scratch, 'lora-no-dropout'), '--max-steps', '4']);
+    assert.notDeepEqual(metrics(out).map((m) => m.loss), metrics(join(scratch, 'lora-no-dropout')).map((m) => m.loss));
+    assert.notEqual(whole.finalTrainLoss, plain.finalTrainLoss);
+    // kill after step 2: the last checkpoint and the final adapter lost; the resumed run draws the same masks
+    rmSync(join(out, 'adapter_model.safetensors'));
+    rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
+    const resumed = await trainJson([...args, '--resume']);
+    assert.equal(resumed.resumedFrom, 2);
+    assert.deepEqual(numbers(resumed), numbers(whole));
+    assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
   });
 
   test('conversations through the chat template, with the optimizer and adapter flags', async () => {
@@ -328,6 +348,8 @@ describe('roadster train', () => {
       { name: 'an unknown variant', args: (out) => [...SMALL, '--variant', 'road_3', '--data', TEXT, '--out', out], code: 2, error: /expected one of road_1, road_2, road_4, got "road_3"/ },
       { name: 'an odd group size', args: (out) => ['--model', MODEL, '--group-size', '7', '--data', TEXT, '--out', out], code: 2, error: /--group-size must be even/ },
       { name: 'LoRA flags with RoAd', args: (out) => [...SMALL, '--rank', '4', '--data', TEXT, '--out', out], code: 2, error: /--rank only applies to --method lora/ },
+      { name: 'LoRA dropout with RoAd', args: (out) => [...SMALL, '--lora-dropout', '0.1', '--data', TEXT, '--out', out], code: 2, error: /--lora-dropout only applies to --method lora/ },
+      { name: 'LoRA dropout of 1', args: (out) => [...SMALL, '--method', 'lora', '--lora-dropout', '1', '--data', TEXT, '--out', out], code: 2, error: /--lora-dropout/ },
       { name: 'both --epochs and --max-steps', args: (out) => [...SMALL, '--epochs', '1', '--max-steps', '2', '--data', TEXT, '--out', out], code: 2, error: /give one of --epochs and --max-steps/ },
       { name: 'a bad number', args: (out) => [...SMALL, '--eval-split', '1.5', '--data', TEXT, '--out', out], code: 2, error: /--eval-split <fraction>.*expected a number >= 0 and < 1, got "1\.5"/ },
       { name: 'label mode classify on records without labels', args: (out) => [...SMALL, '--label-mode', 'classify', '--format', 'classification', '--data', TEXT, '--out', out], code: 1, error: /E_DATA.*text\.jsonl:1: .*label/ },

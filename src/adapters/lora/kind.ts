@@ -60,9 +60,10 @@ export const LORA_KIND: AdapterKind<LoraConfig> = {
     }
     return { [LORA_A]: init.a, [LORA_B]: init.b };
   },
-  apply(config, _site, x, y, params) {
-    // lora_dropout is not applied: the graph has no random op, so training and inference run as PEFT's eval mode.
-    return applyLoraTraced(x, y, params[LORA_A], params[LORA_B], loraScaling(config)); // [..., d]
+  apply(config, _site, x, y, params, _b, training) {
+    // PEFT's Linear.forward: the LoRA branch reads dropout(x) in training, x itself in eval mode
+    const input = training && config.loraDropout > 0 ? training.dropout(x, config.loraDropout) : x; // [..., n]
+    return applyLoraTraced(input, y, params[LORA_A], params[LORA_B], loraScaling(config)); // [..., d]
   },
   merge: (config, _site, params, layer) => shiftLayer(config, params, layer, 1),
   unmerge: (config, _site, params, layer) => shiftLayer(config, params, layer, -1),

@@ -49,7 +49,7 @@ function adapterConfig(s: TrainSettings, modelType: ModelType): AdapterConfig {
     case 'road':
       return roadConfig({ ...common, variant: s.adapter.variant, groupSize: s.adapter.groupSize, initWeights: s.initWeights }, modelType);
     case 'lora':
-      return loraConfig({ ...common, r: s.adapter.rank, loraAlpha: s.adapter.loraAlpha, initLoraWeights: s.initWeights }, modelType);
+      return loraConfig({ ...common, r: s.adapter.rank, loraAlpha: s.adapter.loraAlpha, loraDropout: s.adapter.loraDropout, initLoraWeights: s.initWeights }, modelType);
   }
 }
 
@@ -58,7 +58,7 @@ function describeAdapter(a: AdapterSettings): string {
     case 'road':
       return `RoAd ${a.variant}, group size ${a.groupSize}`;
     case 'lora':
-      return `LoRA rank ${a.rank}, alpha ${a.loraAlpha}`;
+      return `LoRA rank ${a.rank}, alpha ${a.loraAlpha}${a.loraDropout > 0 ? `, dropout ${a.loraDropout}` : ''}`;
   }
 }
 

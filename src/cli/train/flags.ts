@@ -23,6 +23,7 @@ export interface TrainFlags {
   readonly groupSize?: number;
   readonly rank?: number;
   readonly loraAlpha?: number;
+  readonly loraDropout?: number;
   readonly targetModules?: readonly string[];
   readonly initWeights?: boolean;
   readonly lr?: number;
@@ -93,6 +94,7 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
   groupSize: { kind: { type: 'int', min: 2 }, value: 'n', help: 'RoAd group size (even; divides every target\'s output size)', shownDefault: 64 },
   rank: { kind: { type: 'int', min: 1 }, value: 'n', help: 'LoRA rank', shownDefault: 8 },
   loraAlpha: { kind: { type: 'number', min: 0, above: true }, value: 'x', help: 'LoRA alpha (scaling = alpha / rank)', shownDefault: 8 },
+  loraDropout: { kind: { type: 'number', min: 0, below: 1 }, value: 'p', help: 'LoRA dropout on the LoRA branch\'s input in training (PEFT\'s lora_dropout)', shownDefault: 0 },
   targetModules: { kind: { type: 'list' }, value: 'names', help: 'modules to adapt: comma-separated names (q_proj,v_proj) or all-linear', shownDefault: "PEFT's per architecture" },
   initWeights: { kind: { type: 'boolean' }, value: 'bool', help: 'true: identity init (RoAd) / B = 0 (LoRA); false: random init as PEFT', shownDefault: 'true' },
   lr: { kind: { type: 'number', min: 0, above: true }, value: 'x', help: 'peak learning rate', shownDefault: d.lr },

@@ -16,7 +16,7 @@ import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags } from '
 /** The adapter to train. */
 export type AdapterSettings =
   | { readonly method: 'road'; readonly variant: RoadVariant; readonly groupSize: number }
-  | { readonly method: 'lora'; readonly rank: number; readonly loraAlpha: number };
+  | { readonly method: 'lora'; readonly rank: number; readonly loraAlpha: number; readonly loraDropout: number };
 
 /** A run, resolved: every value set or explicitly absent. */
 export interface TrainSettings {
@@ -143,7 +143,7 @@ function onlyWith(flags: TrainFlags, keys: readonly (keyof TrainFlags)[], condit
 function adapterSettings(flags: TrainFlags): AdapterSettings {
   const method = flags.method ?? 'road';
   onlyWith(flags, ['variant', 'groupSize'], method === 'road', 'to --method road');
-  onlyWith(flags, ['rank', 'loraAlpha'], method === 'lora', 'to --method lora');
+  onlyWith(flags, ['rank', 'loraAlpha', 'loraDropout'], method === 'lora', 'to --method lora');
   switch (method) {
     case 'road': {
       const groupSize = flags.groupSize ?? 64;
@@ -151,7 +151,7 @@ function adapterSettings(flags: TrainFlags): AdapterSettings {
       return { method, variant: flags.variant ?? 'road_1', groupSize };
     }
     case 'lora':
-      return { method, rank: flags.rank ?? 8, loraAlpha: flags.loraAlpha ?? 8 };
+      return { method, rank: flags.rank ?? 8, loraAlpha: flags.loraAlpha ?? 8, loraDropout: flags.loraDropout ?? 0 };
   }
 }
 
