@@ -22,8 +22,8 @@ export interface LoraConfig extends CommonAdapterConfig {
   readonly r: number;
   readonly loraAlpha: number;
   /**
-   * Dropout on the LoRA branch's input during training. The traced graph has no random op: forward and
-   * gradients run as PEFT does in eval mode (no dropout); the value is kept for the saved config.
+   * Dropout on the LoRA branch's input during training: `lossAndGrads` with a `dropoutSeed` applies it (masks
+   * from a fixed table, lora/dropout.ts); `forward` runs as PEFT's eval mode, without it.
    */
   readonly loraDropout: number;
   /** scaling = loraAlpha / √r (rank-stabilised LoRA) instead of loraAlpha / r. */
