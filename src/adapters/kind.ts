@@ -51,13 +51,13 @@ export interface MixedSite {
   feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor>;
 }
 
-/** What each adapter method provides. `C` is its config type. */
 /** Training-mode hooks of one site in one graph. */
 export interface SiteTraining {
   /** x [..., n] with entries dropped at rate p and the kept ones scaled by 1 / (1 - p). */
   dropout(x: Tensor, p: number): Tensor;
 }
 
+/** What each adapter method provides. `C` is its config type. */
 export interface AdapterKind<C extends CommonAdapterConfig> {
   readonly peftType: PeftType;
   /** Parses the method's fields of adapter_config.json (common fields are parsed by the caller). */

@@ -41,12 +41,12 @@ export function tracedDropout(b: GraphBuilder, tables: Map<string, Tensor>, dtyp
     const key = `${p}:${n}`;
     let table = tables.get(key);
     if (!table) tables.set(key, (table = b.initializer(`lora_dropout.table.p${p}.n${n}`, dropoutTable(p, n, dtype), [DROPOUT_TABLE_ROWS, n]))); // [S, n]
-    const rows = b.input(dropoutRowsInputName(slot, path), 'int64', x.shape.slice(0, -1)); // [..., ]
+    const rows = b.input(dropoutRowsInputName(slot, path), 'int64', x.shape.slice(0, -1)); // [...]
     return x.mul(table.gather(rows, 0)); // [..., n]
   };
 }
 
-/** Row numbers for one site's input: `count` draws in [0, S) from `seed`. */
+/** Row numbers for one site's input of `shape` ([B, T]): draws in [0, S) from `seed`. */
 export function dropoutRows(seed: number, shape: readonly number[]): HostTensor {
   const uniform = seededUniforms(seed);
   const data = new BigInt64Array(shape.reduce((a, d) => a * d, 1));
