@@ -7,7 +7,7 @@ import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import { type LinearFn, type LinearSite, plainLinear } from '../models/linear.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import { mixSeed } from '../seeded-random.ts';
-import type { AdapterEntry, MixedSite } from './kind.ts';
+import type { AdapterEntry, MixedSite, SiteParams } from './kind.ts';
 import { dropoutRows, dropoutRowsInputName, tracedDropout } from './lora/dropout.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 
@@ -30,8 +30,8 @@ export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readon
       const params = a.params.get(site.path);
       if (!params) return;
       const kind = kindOf(a.config);
-      const shapes = kind.paramShapes(a.config, site);
-      const inputs = Object.fromEntries(Object.keys(params).map((p) => [p, b.input(paramInputName(slot, site.path, p), dtype, shapes[p])]));
+      const shapes = siteInputShapes(a.config, site);
+      const inputs = Object.fromEntries(Object.entries(shapes).map(([p, shape]) => [p, b.input(paramInputName(slot, site.path, p), dtype, shape)]));
       const training = options.training ? { dropout: tracedDropout(b, tables, dtype, slot, site.path) } : undefined;
       y = kind.apply(a.config, site, x, y, inputs, b, training);
     });
@@ -58,7 +58,13 @@ export function dropoutFeeds(adapters: readonly AdapterEntry<AdapterConfig>[], s
   return feeds;
 }
 
-/** Host feeds for the parameters of `adapters` (in slot order), converted to the graph dtype. */
+/** A site's graph inputs and their shapes: the method's HostInputs, or its parameters. */
+export function siteInputShapes(config: AdapterConfig, site: LinearSite): Record<string, readonly number[]> {
+  const kind = kindOf(config);
+  return kind.hostInputs ? kind.hostInputs.shapes(config, site) : kind.paramShapes(config, site);
+}
+
+/** Host feeds for the graph inputs of `adapters` (in slot order), converted to the graph dtype. */
 export function sequentialFeeds(
   adapters: readonly AdapterEntry<AdapterConfig>[],
   siteOf: (path: string) => LinearSite,
@@ -66,14 +72,34 @@ export function sequentialFeeds(
 ): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};
   adapters.forEach((a, slot) => {
+    const host = kindOf(a.config).hostInputs;
     for (const [path, params] of a.params) {
-      const shapes = kindOf(a.config).paramShapes(a.config, siteOf(path));
-      for (const [param, data] of Object.entries(params)) {
-        feeds[paramInputName(slot, path, param)] = { dtype, shape: shapes[param], data: asDType(data, dtype) };
+      const site = siteOf(path);
+      const shapes = siteInputShapes(a.config, site);
+      const values: Record<string, Float32Array | Float64Array> = host ? host.values(a.config, site, params) : params;
+      for (const [input, data] of Object.entries(values)) {
+        feeds[paramInputName(slot, path, input)] = { dtype, shape: shapes[input], data: asDType(data, dtype) };
       }
     }
   });
   return feeds;
+}
+
+/**
+ * A site's parameter gradients (by parameter name, in the graph dtype) from its graph inputs' gradients: the
+ * same arrays when the inputs are the parameters, else the method's chain rule (HostInputs.grads).
+ */
+export function siteParamGrads(
+  config: AdapterConfig,
+  site: LinearSite,
+  params: SiteParams,
+  inputGrads: Readonly<Record<string, Float32Array | Float64Array>>,
+  dtype: 'float32' | 'float64',
+): Record<string, Float32Array | Float64Array> {
+  const host = kindOf(config).hostInputs;
+  if (!host) return { ...inputGrads };
+  const grads = host.grads(config, site, params, inputGrads);
+  return Object.fromEntries(Object.entries(grads).map(([p, g]) => [p, asDType(g, dtype)]));
 }
 
 /** `data` as the graph dtype (the same array when it already is). */

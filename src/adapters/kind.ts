@@ -51,6 +51,18 @@ export interface MixedSite {
   feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor>;
 }
 
+/**
+ * Graph inputs that a method computes on the host from its parameters, so that the graph holds only the
+ * per-token work (RoAd: c and s from θ and α, a few element-wise ops on [d] per site that cost more in kernel
+ * launches than in arithmetic). Gradients come back through `grads`, the chain rule of `values`.
+ */
+export interface HostInputs<C> {
+  shapes(config: C, site: LinearSite): Record<string, readonly number[]>;
+  values(config: C, site: LinearSite, params: SiteParams): Record<string, Float64Array>;
+  /** The parameters' gradients (by parameter name) from the inputs' (by input name). */
+  grads(config: C, site: LinearSite, params: SiteParams, inputGrads: Readonly<Record<string, Float32Array | Float64Array>>): Record<string, Float64Array>;
+}
+
 /** Training-mode hooks of one site in one graph. */
 export interface SiteTraining {
   /** x [..., n] with entries dropped at rate p and the kept ones scaled by 1 / (1 - p). */
@@ -68,10 +80,13 @@ export interface AdapterKind<C extends CommonAdapterConfig> {
   checkSite(config: C, site: LinearSite): void;
   /** PEFT parameter names and shapes at a site. */
   paramShapes(config: C, site: LinearSite): Record<string, readonly number[]>;
+  /** The graph inputs when they are not the parameters themselves (see HostInputs). */
+  readonly hostInputs?: HostInputs<C>;
   /** Initial parameters (PEFT's init for the config's init setting; `seed` for random inits). */
   initParams(config: C, site: LinearSite, seed: number): Record<string, Float32Array>;
   /**
-   * Traced: the layer output with this adapter applied. x [..., in], y [..., out] → [..., out]. `training` is
+   * Traced: the layer output with this adapter applied. x [..., in], y [..., out] → [..., out]; `params` are the
+   * graph inputs (`hostInputs`' when the method has them, else the parameters). `training` is
    * given when the graph trains with the methods' random regularisers (LoRA's dropout); without it the
    * adapter runs as PEFT's eval mode.
    */

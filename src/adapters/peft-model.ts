@@ -31,6 +31,8 @@ import {
   paramInputName,
   sequentialFeeds,
   sequentialLinear,
+  siteInputShapes,
+  siteParamGrads,
 } from './adapter-graph.ts';
 import type { AdapterEntry, SiteParams } from './kind.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
@@ -409,9 +411,9 @@ export class PeftModel {
     const entries = this.unmergedActive();
     if (entries.length === 0) throw new RoadsterError('E_USAGE', 'no active, unmerged adapter to train');
     const dtype = options.dtype ?? 'float32';
-    const wrt: [string, string][] = []; // [graph input, PEFT name]
+    const wrt: string[] = []; // graph inputs: every site's (siteInputShapes), then the head's
     entries.forEach((e, slot) => {
-      for (const [path, params] of e.params) for (const p of Object.keys(params)) wrt.push([paramInputName(slot, path, p), peftParameterName(path, p, e.name)]);
+      for (const path of e.params.keys()) for (const input of Object.keys(siteInputShapes(e.config, this.siteOf(path)))) wrt.push(paramInputName(slot, path, input));
     });
     const dropout = dropoutSites(entries).length > 0 && options.dropoutSeed !== null;
     if (dropout && (typeof options.dropoutSeed !== 'number' || !Number.isInteger(options.dropoutSeed))) {
@@ -422,18 +424,28 @@ export class PeftModel {
       );
     }
     const owner = this.headOwner();
-    if (owner && entries.includes(owner)) wrt.push([HEAD_INPUT, peftModuleParameterName(HEAD_WEIGHT, owner.name)]);
+    const trainsHead = owner !== null && entries.includes(owner);
+    if (trainsHead) wrt.push(HEAD_INPUT);
     const recompute = options.recompute ?? false;
     const graph = this.graph(`grad:${dtype}:${recompute}:${dropout}:${wrt.length}:${this.structureKey(entries)}`, () => {
       const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries, { training: dropout }), { recompute });
-      return grad(b.build({ loss: outputs.loss }), 'loss', wrt.map(([input]) => input));
+      return grad(b.build({ loss: outputs.loss }), 'loss', wrt);
     });
     const [rows, columns] = [batch.inputIds.length, batch.inputIds[0]?.length ?? 0];
     const masks = dropout ? dropoutFeeds(entries, options.dropoutSeed as number, rows, columns) : {};
     const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype), ...masks };
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
+    const gradOf = (input: string) => out[gradName(input)].data as Float32Array | Float64Array;
     const grads = new Map<string, Float32Array | Float64Array>();
-    for (const [input, name] of wrt) grads.set(name, out[gradName(input)].data as Float32Array | Float64Array);
+    entries.forEach((e, slot) => {
+      for (const [path, params] of e.params) {
+        const site = this.siteOf(path);
+        const inputGrads = Object.fromEntries(Object.keys(siteInputShapes(e.config, site)).map((input) => [input, gradOf(paramInputName(slot, path, input))]));
+        const paramGrads = siteParamGrads(e.config, site, params, inputGrads, dtype);
+        for (const p of Object.keys(params)) grads.set(peftParameterName(path, p, e.name), paramGrads[p]);
+      }
+    });
+    if (trainsHead) grads.set(peftModuleParameterName(HEAD_WEIGHT, owner!.name), gradOf(HEAD_INPUT));
     return { loss: Number(out.loss.data[0]), grads };
   }
 

@@ -1,11 +1,11 @@
 // Every case of road_layer_unit.json (variants road_1/2/4 × group sizes 2, 4, 8, 16): columns, the rotation,
-// the dense R, a real road.Linear's output, θ/α gradients (traced graph + autodiff through ONNX Runtime),
-// merged weights and bias, and unmerge back to the original.
+// the dense R, a real road.Linear's output, θ/α gradients (traced graph + autodiff through ONNX Runtime, and the host
+// chain rule from c̄ and s̄ that training uses), merged weights and bias, and unmerge back to the original.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { applyRoadTraced, roadColumnsTraced } from '../../src/adapters/road/graph.ts';
-import { type RoadVariant, applyRoadRows, denseR, mergeRows, roadColumns, unmergeRows } from '../../src/adapters/road/math.ts';
+import { type RoadVariant, applyRoadRows, denseR, mergeRows, roadColumnGrads, roadColumns, unmergeRows } from '../../src/adapters/road/math.ts';
 import { grad, gradName } from '../../src/graph/autodiff.ts';
 import { GraphBuilder } from '../../src/graph/tracer.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
@@ -103,6 +103,27 @@ describe('RoAd layer math matches PEFT (road_layer_unit.json)', () => {
         assertAllClose(num(out.y), flat(lm.output), { rtol: 1e-5, atol: 1e-5 }, 'output');
         assertAllClose(num(out[gradName('theta')]), lm.grad_theta, { rtol: 1e-5, atol: 1e-5 }, 'grad theta');
         assertAllClose(num(out[gradName('alpha')]), lm.grad_alpha, { rtol: 1e-5, atol: 1e-5 }, 'grad alpha');
+      });
+
+      test(`${name}: θ/α gradients on the host from c̄ and s̄ (roadColumnGrads, ${dtype} inputs)`, () => {
+        // what the training graph returns for RoAd's host-computed inputs: c̄ = Σ_rows ḡ ⊙ h, s̄ = Σ_rows ḡ ⊙ rot(h)
+        const lm = c.linear_module;
+        const arr = (v: number[]) => (dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v));
+        const [x, w, up] = [flat(lm.input), flat(lm.weight), flat(lm.upstream_grad)];
+        const half = c.group_size / 2;
+        const dc = new Float64Array(d);
+        const ds = new Float64Array(d);
+        for (let r = 0; r < lm.input.length; r++) {
+          const h = Array.from({ length: d }, (_, i) => lm.bias[i] + x.slice(r * c.in_features, (r + 1) * c.in_features).reduce((a, v, k) => a + v * w[i * c.in_features + k], 0));
+          for (let i = 0; i < d; i++) {
+            const rot = i % c.group_size < half ? -h[i + half] : h[i - half];
+            dc[i] += up[r * d + i] * h[i];
+            ds[i] += up[r * d + i] * rot;
+          }
+        }
+        const { dTheta, dAlpha } = roadColumnGrads(c.variant, c.group_size, arr(c.theta), arr(c.alpha), dc, ds);
+        assertAllClose(dTheta, lm.grad_theta, { rtol: 1e-5, atol: 1e-5 }, 'grad theta');
+        assertAllClose(dAlpha, lm.grad_alpha, { rtol: 1e-5, atol: 1e-5 }, 'grad alpha');
       });
     }
   }

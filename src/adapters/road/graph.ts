@@ -41,13 +41,23 @@ export function swapGroupHalves(h: Tensor, groupSize: number): Tensor {
     .reshape([...lead, d]); // [..., d]
 }
 
-/**
- * [d]: -1 on the first half of every group, +1 on the second, so that rot(h) = swap(h) ⊙ signs, where rot maps
- * a group's halves (h1, h2) to (-h2, h1).
- */
+/** -1 on the first half of every group, +1 on the second: rot(h) = swap(h) ⊙ signs, rot mapping (h1, h2) to (-h2, h1). */
+export function halfSign(i: number, groupSize: number): number {
+  return i % groupSize < groupSize / 2 ? -1 : 1;
+}
+
+/** halfSign for every entry of h's last dim: [d]. */
 function halfSigns(h: Tensor, groupSize: number): Tensor {
   const d = h.shape.at(-1) as number;
-  return h.builder.constant(Array.from({ length: d }, (_, i) => (i % groupSize < groupSize / 2 ? -1 : 1)), h.dtype, [d]);
+  return h.builder.constant(Array.from({ length: d }, (_, i) => halfSign(i, groupSize)), h.dtype, [d]);
+}
+
+/**
+ * y = h ⊙ c + swap(h) ⊙ s±, with s± = s ⊙ signs given (as RoAd's host-computed graph inputs are): one Gather,
+ * two products and a sum over [..., d].
+ */
+export function applyRoadSignedTraced(h: Tensor, c: Tensor, signedS: Tensor, groupSize: number): Tensor {
+  return h.mul(c).add(swapGroupHalves(h, groupSize).mul(signedS)); // [..., d]
 }
 
 /**
@@ -56,5 +66,5 @@ function halfSigns(h: Tensor, groupSize: number): Tensor {
  * products and a sum (forward and backward alike; BENCHMARKS.md compares the formulations).
  */
 export function applyRoadTraced(h: Tensor, c: Tensor, s: Tensor, groupSize: number): Tensor {
-  return h.mul(c).add(swapGroupHalves(h, groupSize).mul(s.mul(halfSigns(h, groupSize)))); // [..., d]
+  return applyRoadSignedTraced(h, c, s.mul(halfSigns(h, groupSize)), groupSize); // [..., d]
 }

@@ -8,8 +8,8 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
 import { seededNormals } from '../../seeded-random.ts';
 import { type RoadConfig, parseRoadFields, roadFieldsJson } from './config.ts';
-import { applyRoadTraced, roadColumnsTraced, swapGroupHalves } from './graph.ts';
-import { mergeRows, roadColumns, roadParamSize, unmergeRows } from './math.ts';
+import { applyRoadSignedTraced, halfSign, swapGroupHalves } from './graph.ts';
+import { mergeRows, roadColumnGrads, roadColumns, roadParamSize, unmergeRows } from './math.ts';
 
 function columns(config: RoadConfig, params: SiteParams) {
   return roadColumns(config.variant, config.groupSize, params.road_theta, params.road_alpha);
@@ -47,7 +47,7 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | 
         const cols = columns(r.config, r.params.get(site.path)!);
         c.set(cols.c, i * d);
         const g = r.config.groupSize;
-        s.get(g)!.set(cols.s.map((v, j) => (j % g < g / 2 ? -v : v)), i * d);
+        s.get(g)!.set(cols.s.map((v, j) => v * halfSign(j, g)), i * d);
       });
       const feeds: Record<string, HostTensor> = { c: { dtype, shape: [rows.length, d], data: c } };
       for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [rows.length, d], data };
@@ -81,9 +81,22 @@ export const ROAD_KIND: AdapterKind<RoadConfig> = {
       road_alpha: Float32Array.from({ length: n }, () => 1 + 0.5 * next()),
     };
   },
-  apply(config, site, _x, y, params) {
-    const { c, s } = roadColumnsTraced(config.variant, config.groupSize, site.outFeatures, params.road_theta, params.road_alpha); // [d]
-    return applyRoadTraced(y, c, s, config.groupSize); // [..., d]
+  // The graph takes c and s ⊙ signs [d], computed here from θ and α; their gradients come back through the
+  // chain rule of roadColumns (BENCHMARKS.md: ~6,000 fewer small kernels per training step at 30 layers).
+  hostInputs: {
+    shapes: (_config, site) => ({ c: [site.outFeatures], s: [site.outFeatures] }),
+    values(config, _site, params) {
+      const { c, s } = columns(config, params);
+      return { c, s: s.map((v, i) => v * halfSign(i, config.groupSize)) };
+    },
+    grads(config, _site, params, inputGrads) {
+      const ds = inputGrads.s.map((v, i) => v * halfSign(i, config.groupSize));
+      const { dTheta, dAlpha } = roadColumnGrads(config.variant, config.groupSize, params.road_theta, params.road_alpha, inputGrads.c, ds);
+      return { road_theta: dTheta, road_alpha: dAlpha };
+    },
+  },
+  apply(config, _site, _x, y, inputs) {
+    return applyRoadSignedTraced(y, inputs.c, inputs.s, config.groupSize); // [..., d]
   },
   merge: (config, site, params, layer) => transformLayer(config, site, params, layer, false),
   unmerge: (config, site, params, layer) => transformLayer(config, site, params, layer, true),

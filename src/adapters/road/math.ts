@@ -57,6 +57,38 @@ export function roadColumns(variant: RoadVariant, groupSize: number, theta: Floa
   return { c, s };
 }
 
+/**
+ * The chain rule through `roadColumns`: θ̄, ᾱ from c̄, s̄ (each of length d). With c = α cos θ and s = α sin θ
+ * entry by entry, θ̄ = s̄ α cos θ − c̄ α sin θ and ᾱ = c̄ cos θ + s̄ sin θ, summed over the entries that share a
+ * parameter (road_1: both elements of a pair; road_4: c reads only the cosine half, s only the sine half).
+ */
+export function roadColumnGrads(
+  variant: RoadVariant,
+  groupSize: number,
+  theta: Floats,
+  alpha: Floats,
+  dc: Floats,
+  ds: Floats,
+): { dTheta: Float64Array; dAlpha: Float64Array } {
+  const dTheta = new Float64Array(theta.length);
+  const dAlpha = new Float64Array(alpha.length);
+  const half = groupSize / 2;
+  for (let i = 0; i < dc.length; i++) {
+    const g = Math.floor(i / groupSize);
+    const k = i % groupSize;
+    // the parameter entries c[i] and s[i] read
+    const [jc, js] =
+      variant === 'road_1' ? [g * half + (k % half), g * half + (k % half)] : variant === 'road_2' ? [i, i] : [g * 2 * groupSize + k, g * 2 * groupSize + groupSize + k];
+    const [cosC, sinC] = [Math.cos(theta[jc]), Math.sin(theta[jc])];
+    dTheta[jc] -= dc[i] * alpha[jc] * sinC;
+    dAlpha[jc] += dc[i] * cosC;
+    const [cosS, sinS] = [Math.cos(theta[js]), Math.sin(theta[js])];
+    dTheta[js] += ds[i] * alpha[js] * cosS;
+    dAlpha[js] += ds[i] * sinS;
+  }
+  return { dTheta, dAlpha };
+}
+
 /** y = h ⊙ c + rot(h) ⊙ s for each row of h [rows, d]. */
 export function applyRoadRows(h: Floats, d: number, groupSize: number, c: Floats, s: Floats): Float64Array {
   const out = new Float64Array(h.length);
