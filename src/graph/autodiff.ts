@@ -4,11 +4,11 @@
 // requested inputs and the loss are differentiated.
 
 import { RoadsterError } from '../errors.ts';
-import { isFloat } from './dtype.ts';
+import { type DType, isFloat } from './dtype.ts';
 import { formatShape } from './dim.ts';
 import type { Graph, Node } from './ir.ts';
 import { Op, type OpParams, isLeafOp } from './ops.ts';
-import { GraphBuilder, type Tensor } from './tracer.ts';
+import { GraphBuilder, type Tensor, concat } from './tracer.ts';
 import { VJP_RULES, type VjpRule, zerosLike } from './vjp-rules.ts';
 
 /** Output name under which `grad` returns the gradient of an input or initializer. */
@@ -121,9 +121,17 @@ export function grad(graph: Graph, loss: string, wrt: readonly string[]): Graph 
   return b.build(outputs);
 }
 
-/** One element of `t` as a scalar times zero: a value that is 0 but exists only once `t` does. */
-function zeroAfter(t: Tensor): Tensor {
-  return t.reshape([-1]).slice(0, 0, 1).reshape([]).mul(0); // []
+/**
+ * A zero of `dtype` that exists only once every tensor of `ts` does: the first element of each (none of an
+ * empty one), summed, times zero. One Slice per tensor (and a Reshape unless it is a vector), then one Concat,
+ * one ReduceSum and one Mul: a barrier costs few nodes however many gradients it waits for.
+ */
+function zeroAfterAll(ts: readonly Tensor[], dtype: DType): Tensor {
+  const firsts = ts.map((t) => {
+    const first = (t.shape.length === 1 ? t : t.reshape([-1])).slice(0, 0, 1); // [1], or [0] when t is empty
+    return first.dtype === dtype ? first : first.cast(dtype);
+  });
+  return (firsts.length === 1 ? firsts[0] : concat(firsts, 0)).sum().mul(0); // []
 }
 
 /**
@@ -147,8 +155,8 @@ function enterRegion(
   const outflow = [...inside].filter((v) => cotangent.has(v));
   if (outflow.length === 0) return;
   b.scope('stage', () => {
-    let dep = zeroAfter(cotangent.get(outflow[0])!);
-    for (const g of finished) dep = dep.add(zeroAfter(g).cast(dep.dtype));
+    const first = cotangent.get(outflow[0])!;
+    const dep = zeroAfterAll([first, ...finished], first.dtype);
     const lift = (t: Tensor) => t.add(t.dtype === dep.dtype ? dep : dep.cast(t.dtype)); // float or int64
     if (!nodes[0].recompute) {
       if (finished.length > 0) for (const v of outflow) cotangent.set(v, lift(cotangent.get(v)!));
