@@ -64,6 +64,20 @@ function metrics(out: string): { type: string; step: number; loss: number }[] {
   return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 
+/**
+ * A run of 4 steps saved every 2, killed after step 2: the last checkpoint and the final adapter are lost;
+ * `--resume` must give the same report numbers and the same adapter bytes as the uninterrupted `whole`.
+ */
+async function assertResumesFromStep2(out: string, args: readonly string[], whole: TrainCommandReport): Promise<void> {
+  const adapter = readFileSync(join(out, 'adapter_model.safetensors'));
+  rmSync(join(out, 'adapter_model.safetensors'));
+  rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
+  const resumed = await trainJson([...args, '--resume']);
+  assert.equal(resumed.resumedFrom, 2);
+  assert.deepEqual(numbers(resumed), numbers(whole));
+  assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
+}
+
 async function loadAdapter(dir: string): Promise<PeftModel> {
   const base = await AutoModelForCausalLM.fromPretrained(MODEL);
   return PeftModel.fromPretrained(base, runtime, dir);
@@ -159,13 +173,7 @@ describe('roadster train', () => {
     assert.deepEqual(logits.shape, [1, 2]);
 
     // Lose the last checkpoint and the final adapter: resuming from step 2 gives the same head and adapter bytes.
-    const adapter = readFileSync(join(out, 'adapter_model.safetensors'));
-    rmSync(join(out, 'adapter_model.safetensors'));
-    rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
-    const resumed = await trainJson([...args, '--resume']);
-    assert.equal(resumed.resumedFrom, 2);
-    assert.deepEqual(numbers(resumed), numbers(r));
-    assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
+    await assertResumesFromStep2(out, args, r);
 
     // roadster merge writes a LlamaForSequenceClassification folder with the head the adapter trained.
     const merged = join(scratch, 'classify-merged');
@@ -276,17 +284,11 @@ describe('roadster train', () => {
     const whole = await trainJson(args);
     assert.deepEqual(whole.method, { method: 'lora', rank: 2, loraAlpha: 4, loraDropout: 0.2 });
     assert.equal(JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')).lora_dropout, 0.2);
-    const adapter = readFileSync(join(out, 'adapter_model.safetensors'));
     const plain = await trainJson([...lora, '--out', join(scratch, 'lora-no-dropout'), '--max-steps', '4']);
     assert.notDeepEqual(metrics(out).map((m) => m.loss), metrics(join(scratch, 'lora-no-dropout')).map((m) => m.loss));
     assert.notEqual(whole.finalTrainLoss, plain.finalTrainLoss);
-    // kill after step 2: the last checkpoint and the final adapter lost; the resumed run draws the same masks
-    rmSync(join(out, 'adapter_model.safetensors'));
-    rmSync(join(out, 'checkpoints', 'step-00000004'), { recursive: true });
-    const resumed = await trainJson([...args, '--resume']);
-    assert.equal(resumed.resumedFrom, 2);
-    assert.deepEqual(numbers(resumed), numbers(whole));
-    assert.deepEqual(readFileSync(join(out, 'adapter_model.safetensors')), adapter);
+    // kill after step 2: the resumed run draws the same masks
+    await assertResumesFromStep2(out, args, whole);
   });
 
   test('conversations through the chat template, with the optimizer and adapter flags', async () => {
