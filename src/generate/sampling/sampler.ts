@@ -1,0 +1,105 @@
+// One request's token chooser, following vLLM v1's sampler (vllm/v1/sample/sampler.py). Per token:
+//
+//   1. log-probabilities of the raw logits (log-softmax, float64): the chosen token's and the `logprobs` best
+//      (vLLM's default logprobs_mode "raw_logprobs", and what OpenAI's `logprobs` reports);
+//   2. penalties on a float64 copy: repetition over prompt + output, then frequency and presence over the output
+//      (penalties.ts);
+//   3. greedy (temperature < 1e-5): the arg-max of the penalised logits, first index on ties; otherwise
+//      temperature, min-p, top-k, top-p and one draw from the request's own seeded generator (filters.ts);
+//   4. the chosen token joins the history the penalties read.
+//
+// Each request owns its generator (mulberry32 seeded from `seed`), so a seed gives the same tokens whatever
+// else shares the batch, and it consumes exactly one uniform per sampled (non-greedy) token.
+
+import { randomInt } from 'node:crypto';
+import { assert } from '../../errors.ts';
+import { mixSeed, seededUniforms } from '../../seeded-random.ts';
+import { FilterWorkspace, drawKept, filterLogits } from './filters.ts';
+import { isGreedy, type SamplingParams } from './params.ts';
+import { PenaltyState } from './penalties.ts';
+import { argmax, topIndices } from './select.ts';
+
+/** A token and its log-probability under the model's raw distribution. */
+export interface TokenLogprob {
+  readonly token: number;
+  readonly logprob: number;
+}
+
+/** The chosen token, its raw log-probability, and the `logprobs` most likely tokens (descending). */
+export interface TokenChoice {
+  readonly token: number;
+  readonly logprob: number;
+  readonly top: readonly TokenLogprob[];
+}
+
+/** A 32-bit generator seed from any safe integer (negative and above 2^32 included). */
+function generatorSeed(seed: number): number {
+  return mixSeed(seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+}
+
+/** A fresh random seed for requests that give none. */
+function randomSeed(): number {
+  return randomInt(2 ** 32);
+}
+
+/** log(sum(exp(x))) in float64, shifted by the maximum so that it cannot overflow. */
+export function logSumExp(x: ArrayLike<number>): number {
+  const m = x[argmax(x)];
+  assert(m > -Infinity, 'logSumExp of logits that are all -inf or NaN');
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i] - m);
+  return m + Math.log(s);
+}
+
+/** Chooses the tokens of one request, step after step. */
+export class Sampler {
+  readonly params: SamplingParams;
+  /** The seed in use: the request's, or the random one drawn for it (report it to reproduce the request). */
+  readonly seed: number;
+  readonly #uniform: () => number;
+  readonly #penalties: PenaltyState;
+  readonly #ws = new FilterWorkspace();
+  #topBuffer = new Int32Array(0);
+
+  /** @param params validated by `samplingParams` */
+  constructor(params: SamplingParams, promptIds: readonly number[]) {
+    this.params = params;
+    this.seed = params.seed ?? randomSeed();
+    this.#uniform = seededUniforms(generatorSeed(this.seed));
+    this.#penalties = new PenaltyState(params, promptIds);
+  }
+
+  /**
+   * Chooses the next token from one row's logits [V] (never modified) and records it for the penalties.
+   * @throws RoadsterError E_USAGE when a prompt token id is outside [0, V)
+   */
+  choose(logits: Float32Array | Float64Array): TokenChoice {
+    const v = logits.length;
+    const ws = this.#ws;
+    ws.ensure(v);
+    const z = ws.z;
+    z.set(logits);
+    if (this.#penalties.active) this.#penalties.apply(z);
+    let token: number;
+    if (isGreedy(this.params)) {
+      token = argmax(z);
+    } else {
+      const kept = filterLogits(ws, this.params);
+      token = drawKept(ws, kept, this.#uniform());
+    }
+    this.#penalties.record(token);
+    return this.#logprobs(logits, token);
+  }
+
+  /** The chosen token's raw log-probability and the `logprobs` best alternatives. */
+  #logprobs(logits: Float32Array | Float64Array, token: number): TokenChoice {
+    const lse = logSumExp(logits);
+    const n = Math.min(this.params.logprobs, logits.length);
+    const top: TokenLogprob[] = [];
+    if (n > 0) {
+      if (this.#topBuffer.length < n) this.#topBuffer = new Int32Array(n);
+      for (const t of topIndices(logits, n, this.#topBuffer)) top.push({ token: t, logprob: logits[t] - lse });
+    }
+    return { token, logprob: logits[token] - lse, top };
+  }
+}
