@@ -1,24 +1,18 @@
 // Traces adapters into a model graph through the linear seam: active adapters applied in sequence (PEFT's
-// semantics; their parameters are graph inputs so gradients reach them), or a mixed batch where every row
-// brings its own adapter as per-row inputs.
+// semantics; their parameters are graph inputs so gradients reach them). Mixed batches are in mixed-batch.ts.
 
 import type { DType } from '../graph/dtype.ts';
 import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import { type LinearFn, type LinearSite, plainLinear } from '../models/linear.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import { mixSeed } from '../seeded-random.ts';
-import type { AdapterEntry, MixedSite, SiteParams } from './kind.ts';
+import type { AdapterEntry, SiteParams } from './kind.ts';
 import { dropoutRows, dropoutRowsInputName, tracedDropout } from './lora/dropout.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 
 /** Graph input name of an adapter parameter: by slot (position in the active list), so names do not matter. */
 export function paramInputName(slot: number, path: string, param: string): string {
   return `adapter${slot}:${path}.${param}`;
-}
-
-/** Graph input name of a mixed-batch per-row input. */
-export function mixedInputName(path: string, suffix: string): string {
-  return `mixed:${path}:${suffix}`;
 }
 
 /** A linear function applying `adapters` in order at every site they wrap. */
@@ -106,31 +100,4 @@ export function siteParamGrads(
 export function asDType(data: Float32Array | Float64Array, dtype: 'float32' | 'float64'): Float32Array | Float64Array {
   if (dtype === 'float64') return data instanceof Float64Array ? data : Float64Array.from(data);
   return data instanceof Float32Array ? data : Float32Array.from(data);
-}
-
-/** Mixed batch plan: per site, the kinds' per-row applications. */
-export interface MixedPlan {
-  readonly sites: ReadonlyMap<string, MixedSite[]>;
-  readonly key: string;
-}
-
-/** A linear function that applies each row's adapter at every site of `plan`. */
-export function mixedLinear(b: GraphBuilder, plan: MixedPlan): LinearFn {
-  return (site, x, weight, bias) => {
-    let y = plainLinear(site, x, weight, bias);
-    for (const [k, m] of (plan.sites.get(site.path) ?? []).entries()) {
-      y = m.trace(x, y, (suffix, dtype, shape) => b.input(mixedInputName(site.path, `${k}.${suffix}`), dtype, shape));
-    }
-    return y;
-  };
-}
-
-export function mixedFeeds(plan: MixedPlan, dtype: 'float32' | 'float64'): Record<string, HostTensor> {
-  const feeds: Record<string, HostTensor> = {};
-  for (const [path, list] of plan.sites) {
-    list.forEach((m, k) => {
-      for (const [suffix, t] of Object.entries(m.feeds(dtype))) feeds[mixedInputName(path, `${k}.${suffix}`)] = t;
-    });
-  }
-  return feeds;
 }

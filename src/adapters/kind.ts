@@ -1,6 +1,7 @@
 // The one interface every adapter method implements (RoAd, LoRA). PeftModel, the PEFT file format and the
 // shared invariant tests only talk to this interface; each method's folder holds its config, math and graph.
 
+import type { Dim } from '../graph/dim.ts';
 import type { DType } from '../graph/dtype.ts';
 import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import type { LinearSite } from '../models/linear.ts';
@@ -41,13 +42,20 @@ export interface LayerWeights {
   readonly bias: Float32Array | null; // [out]
 }
 
-/** Traced mixed-batch application at one site: the rows' adapters arrive as per-row graph inputs. */
+/**
+ * Traced mixed-batch application at one site from a table of adapters of one method: the table's slots are graph
+ * inputs with a leading dimension of `slots` entries, and row b reads slot `index[b]` (slot 0: no adapter, the
+ * base output). The table changes only when adapters are loaded or unloaded; a batch changes only the index.
+ */
 export interface MixedSite {
-  /** Part of the graph's identity: adapters with equal keys share one compiled graph. */
+  /** Part of the graph's identity: tables with equal keys share one compiled graph, whatever their slot count. */
   readonly key: string;
-  /** Declares this site's inputs (through `input(suffix, dtype, shape)`) and returns y' [B, T, out]. */
-  trace(x: Tensor, y: Tensor, input: (suffix: string, dtype: DType, shape: readonly (number | string)[]) => Tensor): Tensor;
-  /** Host feeds for one batch, keyed by the same suffixes. */
+  /**
+   * Declares this site's table inputs (through `input(suffix, dtype, shape)`, shapes led by `slots`) and returns
+   * y' [B, T, out]; `index` [B] int64 is each row's slot.
+   */
+  trace(x: Tensor, y: Tensor, index: Tensor, slots: Dim, input: (suffix: string, dtype: DType, shape: readonly Dim[]) => Tensor): Tensor;
+  /** The table's host feeds, keyed by the same suffixes. */
   feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor>;
 }
 
@@ -95,6 +103,6 @@ export interface AdapterKind<C extends CommonAdapterConfig> {
   merge(config: C, site: LinearSite, params: SiteParams, layer: LayerWeights): LayerWeights;
   /** The inverse of `merge`. */
   unmerge(config: C, site: LinearSite, params: SiteParams, layer: LayerWeights): LayerWeights;
-  /** Mixed batch at one site: `rows[i]` is row i's adapter (null: base output). */
-  mixed(site: LinearSite, rows: readonly (AdapterEntry<C> | null)[]): MixedSite;
+  /** Mixed batches at one site: the table of `slots` (slot 0 is null: the base output). */
+  mixed(site: LinearSite, slots: readonly (AdapterEntry<C> | null)[]): MixedSite;
 }

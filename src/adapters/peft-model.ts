@@ -22,19 +22,17 @@ import { argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassi
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import {
-  type MixedPlan,
   asDType,
   dropoutFeeds,
   dropoutSites,
-  mixedFeeds,
-  mixedLinear,
   paramInputName,
   sequentialFeeds,
   sequentialLinear,
   siteInputShapes,
   siteParamGrads,
 } from './adapter-graph.ts';
-import type { AdapterEntry, SiteParams } from './kind.ts';
+import type { AdapterEntry, PeftType, SiteParams } from './kind.ts';
+import { type MixedPlan, batchTables, mixedIndexFeeds, mixedLinear, mixedPlan, mixedTableFeeds } from './mixed-batch.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 import { HEAD_WEIGHT, SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
 import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
@@ -367,12 +365,12 @@ export class PeftModel {
     let graph: Graph;
     let extra: Record<string, HostTensor>;
     if (batch.adapterNames) {
-      const plan = this.mixedPlan(batch);
+      const { plan, slots } = this.mixedBatch(batch);
       graph = this.graph(`mixed:${dtype}:${withLoss}:${plan.key}`, () => {
         const { b, outputs } = this.traced(dtype, withLoss, (bb) => mixedLinear(bb, plan), { headRows: true });
         return b.build(outputs);
       });
-      extra = { ...mixedFeeds(plan, dtype), ...this.headFeeds(dtype, batch.adapterNames) };
+      extra = { ...mixedTableFeeds(plan, dtype), ...mixedIndexFeeds(plan, slots), ...this.headFeeds(dtype, batch.adapterNames) };
     } else {
       const entries = this.unmergedActive();
       graph = this.graph(`seq:${dtype}:${withLoss}:${this.structureKey(entries)}`, () => {
@@ -456,26 +454,14 @@ export class PeftModel {
     return feeds;
   }
 
-  private mixedPlan(batch: PeftBatch): MixedPlan {
+  private mixedBatch(batch: PeftBatch): { plan: MixedPlan; slots: ({ type: PeftType; slot: number } | null)[] } {
     const names = batch.adapterNames!;
     if (names.length !== batch.inputIds.length) {
       throw new RoadsterError('E_USAGE', `adapterNames has ${names.length} entries but the batch has ${batch.inputIds.length} rows`);
     }
     if (this.mergedNames.length > 0) throw new RoadsterError('E_USAGE', 'mixed-adapter batches need unmerged adapters; call unmergeAdapter() first');
-    const rows = names.map((n) => (n === null || n === BASE_ADAPTER ? null : this.adapter(n)));
-    const sites = new Map<string, import('./kind.ts').MixedSite[]>();
-    const keys: string[] = [];
-    for (const site of this.sites.values()) {
-      const kinds = [...new Set(rows.filter((r) => r?.params.has(site.path)).map((r) => r!.config.peftType))].sort();
-      if (kinds.length === 0) continue;
-      const list = kinds.map((t) => {
-        const ofKind = rows.map((r) => (r && r.config.peftType === t ? r : null));
-        return kindOf(ofKind.find((r) => r)!.config).mixed(site, ofKind);
-      });
-      sites.set(site.path, list);
-      keys.push(`${site.path}=${list.map((m) => m.key).join('+')}`);
-    }
-    return { sites, key: keys.join(';') };
+    const { tables, slots } = batchTables(names.map((n) => (n === null || n === BASE_ADAPTER ? null : this.adapter(n))));
+    return { plan: mixedPlan(this.sites.values(), tables), slots };
   }
 
   // ---- merging ---------------------------------------------------------------------------------------------

@@ -19,23 +19,24 @@ function shiftLayer(config: LoraConfig, params: SiteParams, layer: LayerWeights,
   return { weight, bias: layer.bias ? Float32Array.from(layer.bias) : null };
 }
 
-function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<LoraConfig> | null)[]): MixedSite {
+// Each row gathers its A and scaled B from the table, then two batched matmuls.
+function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<LoraConfig> | null)[]): MixedSite {
   const [n, d] = [site.inFeatures, site.outFeatures];
-  const present: (LoraRow | null)[] = rows.map((e) => {
+  const present: (LoraRow | null)[] = slots.map((e) => {
     const p = e?.params.get(site.path);
     return e && p ? { a: p[LORA_A], b: p[LORA_B], r: e.config.r, scaling: loraScaling(e.config) } : null;
   });
   const rank = Math.max(1, ...present.map((p) => p?.r ?? 0));
   return {
     key: `lora:${rank}`,
-    trace(x, y, input) {
-      const a = input('A', y.dtype, ['B', rank, n]); // [B, R, n]
-      const bs = input('Bs', y.dtype, ['B', d, rank]); // [B, d, R]
+    trace(x, y, index, slotCount, input) {
+      const a = input('A', y.dtype, [slotCount, rank, n]).gather(index, 0); // [B, R, n]
+      const bs = input('Bs', y.dtype, [slotCount, d, rank]).gather(index, 0); // [B, d, R]
       return applyLoraRowsTraced(x, y, a, bs); // [B, T, d]
     },
     feeds(dtype) {
       const { a, b } = packRows(present, rank, n, d, dtype);
-      return { A: { dtype, shape: [rows.length, rank, n], data: a }, Bs: { dtype, shape: [rows.length, d, rank], data: b } };
+      return { A: { dtype, shape: [slots.length, rank, n], data: a }, Bs: { dtype, shape: [slots.length, d, rank], data: b } };
     },
   };
 }

@@ -25,21 +25,23 @@ function transformLayer(config: RoadConfig, site: LinearSite, params: SiteParams
   return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : null };
 }
 
-function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | null)[]): MixedSite {
+// Each row gathers its c and s± from the table (one Gather of [B, d] per input), then one element-wise
+// multiply-add per group size: the paper's per-row cost, whatever the adapters.
+function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> | null)[]): MixedSite {
   const d = site.outFeatures;
-  const present = rows.map((r) => (r && r.params.has(site.path) ? r : null));
+  const present = slots.map((r) => (r && r.params.has(site.path) ? r : null));
   const groups = [...new Set(present.filter((r) => r !== null).map((r) => r!.config.groupSize))].sort((a, b) => a - b);
   return {
     key: `road:${groups.join(',')}`,
-    trace(_x: Tensor, y: Tensor, input) {
-      const c = input('c', y.dtype, ['B', d]).unsqueeze(1); // [B, 1, d]
-      let out = y.mul(c); // [B, T, d]
-      // rot(y) ⊙ s = swap(y) ⊙ (s ⊙ signs): the feeds carry s with the half signs applied
-      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(input(`s${g}`, y.dtype, ['B', d]).unsqueeze(1))); // [B, T, d]
+    trace(_x: Tensor, y: Tensor, index, n, input) {
+      const rows = (suffix: string) => input(suffix, y.dtype, [n, d]).gather(index, 0).unsqueeze(1); // [B, 1, d]
+      let out = y.mul(rows('c')); // [B, T, d]
+      // rot(y) ⊙ s = swap(y) ⊙ (s ⊙ signs): the table carries s with the half signs applied
+      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(rows(`s${g}`))); // [B, T, d]
       return out;
     },
     feeds(dtype) {
-      const make = () => (dtype === 'float64' ? new Float64Array(rows.length * d) : new Float32Array(rows.length * d));
+      const make = () => (dtype === 'float64' ? new Float64Array(slots.length * d) : new Float32Array(slots.length * d));
       const c = make().fill(1);
       const s = new Map(groups.map((g) => [g, make()]));
       present.forEach((r, i) => {
@@ -49,8 +51,8 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | 
         const g = r.config.groupSize;
         s.get(g)!.set(cols.s.map((v, j) => v * halfSign(j, g)), i * d);
       });
-      const feeds: Record<string, HostTensor> = { c: { dtype, shape: [rows.length, d], data: c } };
-      for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [rows.length, d], data };
+      const feeds: Record<string, HostTensor> = { c: { dtype, shape: [slots.length, d], data: c } };
+      for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [slots.length, d], data };
       return feeds;
     },
   };
