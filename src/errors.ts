@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'E_TRAIN' // training cannot go on (non-finite losses, no usable checkpoint to resume)
   | 'E_CHECKPOINT' // a checkpoint that is missing, partial or does not match the run
   | 'E_OVERLOADED' // the generation engine's queue is full; retry later
+  | 'E_IO' // reading or writing files failed for a reason outside the input (disk full, I/O error)
+  | 'E_LOCKED' // an output folder in use by another run
   | 'E_USAGE'; // bad CLI flag or API argument
 
 /** Base class of every error roadster throws on purpose. */

@@ -103,19 +103,36 @@ export function writeAdapterFolder(
   writeFileAtomically(join(dir, ADAPTER_CONFIG_FILE), [new TextEncoder().encode(text)]);
 }
 
-/** Reads adapter_config.json of a folder. */
-export function readAdapterConfig(dir: string, defaultTargets?: readonly string[]): AdapterConfig {
+/** The parsed JSON of a folder's adapter_config.json, unvalidated. */
+export function readAdapterConfigJson(dir: string): unknown {
   const file = join(dir, ADAPTER_CONFIG_FILE);
   if (!existsSync(file)) {
     throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: expected a PEFT adapter folder (adapter_config.json + ${ADAPTER_WEIGHTS_FILE})`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new RoadsterError('E_ADAPTER', `${file}: not valid JSON (${(e as Error).message})`);
   }
-  return parseAdapterConfig(json, file, defaultTargets);
+}
+
+/** Reads adapter_config.json of a folder. */
+export function readAdapterConfig(dir: string, defaultTargets?: readonly string[]): AdapterConfig {
+  return parseAdapterConfig(readAdapterConfigJson(dir), join(dir, ADAPTER_CONFIG_FILE), defaultTargets);
+}
+
+/** True for a RoAd adapter_config.json without group_size (PEFT's default 64 is then assumed). */
+export function assumesDefaultGroupSize(json: unknown): boolean {
+  const obj = json as Record<string, unknown> | null;
+  return typeof obj === 'object' && obj !== null && obj.peft_type === 'ROAD' && obj.group_size === undefined;
+}
+
+/** `error` with a note that group_size was not given, when that explains it. */
+function withGroupSizeNote(error: unknown, dir: string): unknown {
+  if (!(error instanceof RoadsterError) || error.code !== 'E_ADAPTER' || !/group_size/.test(error.message)) return error;
+  if (!assumesDefaultGroupSize(readAdapterConfigJson(dir))) return error;
+  return new RoadsterError('E_ADAPTER', `${error.message} (${join(dir, ADAPTER_CONFIG_FILE)} has no group_size, so PEFT's default 64 was assumed; ` +
+    'set "group_size" to the value the adapter was trained with)', { cause: error });
 }
 
 /**
@@ -151,7 +168,11 @@ export function readAdapterFolder(
     const used = new Set<string>();
     const params = new Map<string, SiteParams>();
     for (const site of chosen) {
-      kind.checkSite(config, site);
+      try {
+        kind.checkSite(config, site);
+      } catch (error) {
+        throw withGroupSizeNote(error, dir);
+      }
       const entry: Record<string, Float32Array> = {};
       for (const [param, shape] of Object.entries(kind.paramShapes(config, site))) {
         const key = savedKey(site.path, param);

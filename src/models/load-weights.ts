@@ -1,6 +1,9 @@
 // Reads a checkpoint's tensors for a model config: every expected tensor must be present with its expected
-// shape (errors name the tensor and both shapes); F16/BF16/F64 are converted to float32 on load. Extra tensors
-// (e.g. an lm_head.weight next to tied embeddings, or rotary inv_freq buffers) are ignored, as transformers does.
+// shape (errors name the tensor and both shapes); F16/BF16/F64 are converted to float32 on load. Tensors the
+// model never uses are an error naming them: transformers only warns about unexpected keys, but a config.json
+// that describes fewer layers (or another architecture) than its weights gives wrong outputs without a word.
+// The ones transformers ignores silently load: rotary inv_freq buffers, and lm_head.weight next to tied
+// embeddings (or next to a classification head).
 
 import { RoadsterError } from '../errors.ts';
 import type { ModelConfig } from '../io/config/index.ts';
@@ -12,7 +15,10 @@ export interface Weight {
   readonly data: Float32Array;
 }
 
-/** Validates and reads every tensor in `specs` from the checkpoint in `folder`. */
+/** Tensors a checkpoint may hold that no model here reads (transformers ignores them without a warning). */
+const IGNORED: readonly RegExp[] = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
+
+/** Validates and reads every tensor in `specs` from the checkpoint in `folder`; any other tensor is an error. */
 export function loadWeights(folder: string, specs: readonly TensorSpec[], config: ModelConfig): Map<string, Weight> {
   const reader = openCheckpoint(folder);
   try {
@@ -34,6 +40,18 @@ export function loadWeights(folder: string, specs: readonly TensorSpec[], config
             'Check that config.json belongs to these weights.',
         );
       }
+    }
+    const expected = new Set(specs.map((s) => s.name));
+    const unused = reader.tensorNames().filter((n) => !expected.has(n) && !IGNORED.some((re) => re.test(n)));
+    if (unused.length > 0) {
+      const beyond = unused.filter((n) => Number(/^model\.layers\.(\d+)\./.exec(n)?.[1] ?? -1) >= config.numHiddenLayers);
+      const shown = unused.slice(0, 6).join(', ') + (unused.length > 6 ? `, ... (${unused.length} in all)` : '');
+      throw new RoadsterError(
+        'E_WEIGHTS',
+        `${reader.source}: holds tensors that a ${config.modelType} model with ${config.numHiddenLayers} layers never uses: ${shown}. ` +
+          (beyond.length > 0 ? `The weights have more layers than num_hidden_layers in config.json says; ` : '') +
+          'Check that config.json belongs to these weights.',
+      );
     }
     const weights = new Map<string, Weight>();
     for (const s of specs) weights.set(s.name, { shape: s.shape, data: reader.readFloat32(s.name) });

@@ -42,7 +42,18 @@ export interface TrainConfig {
   readonly maxNonFiniteInARow: number;
   /** Recompute decoder layers in the backward pass (activation checkpointing): less memory, about a third more time. */
   readonly recompute: boolean;
+  /**
+   * The run's input files by what they are ("training data", "tokenizer", ...) with their content hashes; part
+   * of what `resume` checks, so a changed file is refused by name.
+   */
+  readonly inputs?: Readonly<Record<string, RunInput>>;
   readonly outDir: string;
+}
+
+/** One input of a run: where it was read from and the sha256 of its content. */
+export interface RunInput {
+  readonly file: string;
+  readonly sha256: string;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'outDir'> = {
@@ -87,6 +98,8 @@ export interface TrainHooks {
   onStep?(record: StepRecord, totalSteps: number): void;
   onEval?(record: EvalRecord): void;
   onCheckpoint?(dir: string, step: number): void;
+  /** Something the caller should hear about that does not stop the run (a corrupt checkpoint passed over). */
+  onWarning?(message: string): void;
 }
 
 export interface TrainReport {
@@ -131,10 +144,37 @@ export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
 function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string): string {
-  const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, ...rest } = config;
+  const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, inputs, ...rest } = config;
   const int8 = quantize === 'none' ? {} : { quantize, quantizeScheme: INT8_SCHEME_VERSION };
-  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8 };
+  const hashes = inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.sha256])) };
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes };
   return JSON.stringify(classes === null ? base : { ...base, classes });
+}
+
+/** What differs between a checkpoint's fingerprint and this run's, one phrase per setting or input. */
+function fingerprintChanges(saved: string, now: string, inputs: TrainConfig['inputs']): string[] {
+  const parse = (s: string): Record<string, unknown> => {
+    try {
+      return JSON.parse(s) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  };
+  const [then, current] = [parse(saved), parse(now)];
+  const changes: string[] = [];
+  const thenInputs = (then.inputs ?? {}) as Record<string, string>;
+  const nowInputs = (current.inputs ?? {}) as Record<string, string>;
+  for (const name of new Set([...Object.keys(thenInputs), ...Object.keys(nowInputs)])) {
+    if (thenInputs[name] === nowInputs[name]) continue;
+    const file = inputs?.[name]?.file;
+    const short = (h: string | undefined) => (h === undefined ? 'none' : h.slice(0, 12));
+    changes.push(`the ${name}${file === undefined ? '' : ` (${file})`} changed since the checkpoint (sha256 ${short(thenInputs[name])} then, ${short(nowInputs[name])} now)`);
+  }
+  for (const key of new Set([...Object.keys(then), ...Object.keys(current)])) {
+    if (key === 'inputs' || JSON.stringify(then[key]) === JSON.stringify(current[key])) continue;
+    changes.push(`${key} was ${JSON.stringify(then[key]) ?? 'not set'}, now ${JSON.stringify(current[key]) ?? 'not set'}`);
+  }
+  return changes;
 }
 
 export class Trainer {
@@ -187,10 +227,13 @@ export class Trainer {
     cleanPartialCheckpoints(this.config.outDir);
     const ckpt = loadLatestCheckpoint<TrainerState>(this.config.outDir);
     if (!ckpt) return false;
+    for (const { dir, reason } of ckpt.skipped) this.hooks.onWarning?.(`skipped checkpoint ${dir}: ${reason}; continuing from ${ckpt.dir}.`);
     if (ckpt.state.fingerprint !== this.state.fingerprint) {
+      const changes = fingerprintChanges(ckpt.state.fingerprint, this.state.fingerprint, this.config.inputs);
       throw new RoadsterError(
         'E_CHECKPOINT',
-        `${ckpt.dir} was made with other settings or data (${ckpt.state.fingerprint}) than this run (${this.state.fingerprint}); resume with the same settings, or use another --out`,
+        `${ckpt.dir} was made with other settings or data: ${changes.join('; ')}. Resume with the same settings and data, or use another --out ` +
+          `(checkpoint: ${ckpt.state.fingerprint}; this run: ${this.state.fingerprint})`,
       );
     }
     // Load the adapter through the PEFT loader: it checks the fit with this model.

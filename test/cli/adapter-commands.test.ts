@@ -26,7 +26,7 @@ test('merge writes a model whose logits are PEFT merge_and_unload logits', async
   const r = await run('merge', '--model', TINY_LLAMA, '--adapter', ADAPTER, '--out', out, '--safe-merge', '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).mergedModules, 4);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model.safetensors']);
+  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'roadster-merge.json']);
   const fx = fixture('llama_road1_g8_qv.json');
   const model = await CausalLM.fromFolder(out);
   const { logits } = await model.forward(runtime, { inputIds: fx.inputs.input_ids });

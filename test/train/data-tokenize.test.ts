@@ -150,6 +150,7 @@ describe('prompt-completion', () => {
     // "Hello"+" world"+EOS → [995, EOS]; the fox → [" jumps", " over"]
     assert.deepEqual({ ...report, badLines: undefined }, {
       examples: 2, format: 'prompt-completion', badLines: undefined, skipped: 0, truncated: 2, droppedTokens: 1 + 9, droppedExamples: 0, cache: 'off',
+      cutRecords: 0, emptyRecords: 0, emptyLines: [], invalidUtf8Lines: 0, invalidUtf8At: [], unknownRoles: { messages: 0, roles: [] },
     });
     const file = join(DATA, 'prompt-completion.jsonl');
     await rejectsWith(loadDataset(file, { tokenizer: gpt2, maxLength: 1 }), 'E_DATA', `${file} has no usable example`,

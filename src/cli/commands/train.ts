@@ -25,11 +25,12 @@ import { Runtime } from '../../runtime/index.ts';
 import { Trainer, type TrainReport } from '../../train/trainer.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
 import { downloadReporter } from '../progress.ts';
-import { type DataReport, loadRunData } from '../train/data.ts';
-import { trainOptions, type TrainFlags } from '../train/flags.ts';
-import { checkOutDir, prepareOutDir } from '../train/out-dir.ts';
+import { type DataReport, dataWarnings, loadRunData } from '../train/data.ts';
+import { roadsterFlagFor, trainOptions, type TrainFlags } from '../train/flags.ts';
+import { checkOutDir, clearInterruptedRun, prepareOutDir } from '../train/out-dir.ts';
+import { releaseOnExit } from '../train/out-lock.ts';
 import { trainProgress } from '../train/progress.ts';
-import { defaultMaxLength, mergeFlags, readConfigFile, resolveSettings, type AdapterSettings, type TrainSettings } from '../train/settings.ts';
+import { defaultMaxLength, mergeFlags, readConfigFile, resolveSettings, settingWarnings, type AdapterSettings, type TrainSettings } from '../train/settings.ts';
 
 /** Tokenizer files transformers reads besides tokenizer.json (as AutoTokenizer resolves them). */
 const TOKENIZER_OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
@@ -114,7 +115,7 @@ function printReport(io: CliIo, r: TrainCommandReport): void {
 async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<void> {
   const { config, ...cliFlags } = cli;
   const settings = resolveSettings(mergeFlags(config === undefined ? {} : readConfigFile(config), cliFlags));
-  checkOutDir(settings.out, settings.resume);
+  const plan = checkOutDir(settings.out, settings.resume);
 
   const hub = hubOptionsFromEnv(io.env);
   const downloads = downloadReporter(io);
@@ -139,34 +140,46 @@ async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<
   try {
     const config = adapterConfig(settings, model.config.modelType);
     if (settings.labelMode !== 'classify') PeftModel.getPeftModel(model, runtime, config); // the adapter's fit, before --out is touched
-    const guard = prepareOutDir(settings.out);
-    let peft: PeftModel;
-    let trainer: Trainer;
-    let data: Awaited<ReturnType<typeof loadRunData>>;
+    const guard = prepareOutDir(settings.out, (line) => progress.log(`note: ${line}`));
+    const stopWatching = releaseOnExit(guard.lock);
     try {
-      data = await loadRunData(settings, tokenizer.tokenizer, tokenizer.folder, maxLength);
-      const base =
-        data.classes === null
-          ? model
-          : withClassificationHead(model, { id2label: data.classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
-      peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
-      trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, outDir: settings.out }, progress.hooks);
-    } catch (error) {
-      guard.rollback();
-      throw error;
+      let peft: PeftModel;
+      let trainer: Trainer;
+      let data: Awaited<ReturnType<typeof loadRunData>>;
+      try {
+        data = await loadRunData(settings, tokenizer.tokenizer, tokenizer.folder, maxLength);
+        const base =
+          data.classes === null
+            ? model
+            : withClassificationHead(model, { id2label: data.classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
+        peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
+        trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, inputs: data.inputs, outDir: settings.out }, progress.hooks);
+      } catch (error) {
+        guard.rollback();
+        throw error;
+      }
+      if (plan.mode === 'restart') {
+        progress.log(`note: ${plan.note}`);
+        clearInterruptedRun(settings.out);
+      }
+      const resuming = plan.mode === 'resume';
+      if (resuming && !trainer.resume()) {
+        throw usageError(`--resume: ${settings.out} has no valid checkpoint to continue from.`);
+      }
+      for (const warning of [...dataWarnings(data.report), ...settingWarnings(settings, trainer.totalSteps)]) progress.log(`warning: ${warning}`);
+      const evalLine = data.eval === null ? '' : `, ${data.report.evalExamples} eval examples`;
+      progress.log(`${peft.printTrainableParameters()}`);
+      progress.log(`${data.report.trainExamples} ${data.report.train.format} training examples${evalLine}; ` +
+        `${trainer.totalSteps} optimizer steps${resuming ? ' (resuming)' : ''}`);
+      const report = await trainer.run();
+      progress.stop();
+      const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report, classes: data.classes };
+      if (settings.json) printJson(io, full);
+      else printReport(io, full);
+    } finally {
+      stopWatching();
+      guard.lock.release();
     }
-    if (settings.resume && !trainer.resume()) {
-      throw usageError(`--resume: ${settings.out} has no valid checkpoint to continue from.`);
-    }
-    const evalLine = data.eval === null ? '' : `, ${data.report.evalExamples} eval examples`;
-    progress.log(`${peft.printTrainableParameters()}`);
-    progress.log(`${data.report.trainExamples} ${data.report.train.format} training examples${evalLine}; ` +
-      `${trainer.totalSteps} optimizer steps${settings.resume ? ' (resuming)' : ''}`);
-    const report = await trainer.run();
-    progress.stop();
-    const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report, classes: data.classes };
-    if (settings.json) printJson(io, full);
-    else printReport(io, full);
   } finally {
     progress.stop();
     await runtime.release();
@@ -179,5 +192,14 @@ export function registerTrain(program: Command, io: CliIo): void {
     .description('fine-tune a RoAd or LoRA adapter on a JSONL file (flags, or a JSON/YAML --config file)')
     .option('--config <file>', 'JSON or YAML file of settings: the flags\' names in camelCase or kebab-case; flags override it');
   for (const option of trainOptions()) command.addOption(option);
+  // commander suggests the closest name by spelling (--save-steps -> --max-steps); transformers' names get ours
+  const unknownOption = (command as unknown as { unknownOption(flag: string): never }).unknownOption.bind(command);
+  Object.assign(command, {
+    unknownOption: (flag: string): never => {
+      const ours = roadsterFlagFor(flag);
+      if (ours === undefined) return unknownOption(flag);
+      return command.error(`error: unknown option '${flag}'\n(roadster's name for transformers' ${flag} is ${ours})`, { code: 'commander.unknownOption' });
+    },
+  });
   command.action((opts: TrainFlags & { config?: string }) => train(opts, io));
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import type { BatchSource } from '../../train/batch.ts';
 import { RoadsterError } from '../../errors.ts';
-import { defaultPadId, loadDataset, type LoadReport, type TokenizedDataset } from '../../train/data/index.ts';
+import { defaultPadId, hashFile, KNOWN_ROLES, loadDataset, MAX_CHARS_PER_TOKEN, tokenizerDigest, type LoadReport, type TokenizedDataset } from '../../train/data/index.ts';
+import type { RunInput } from '../../train/trainer.ts';
 import { CACHE_DIR } from './out-dir.ts';
 import type { TrainSettings } from './settings.ts';
 
@@ -23,6 +24,16 @@ export interface DataFileReport {
   readonly skippedLines: number;
   readonly badLines: LoadReport['badLines'];
   readonly cache: LoadReport['cache'];
+  /** Records cut to maxLength × MAX_CHARS_PER_TOKEN characters before tokenizing. */
+  readonly cutRecords: number;
+  /** Records with nothing to train on, and the first of their lines. */
+  readonly emptyRecords: number;
+  readonly emptyLines: readonly number[];
+  /** Lines that are not valid UTF-8 (read with U+FFFD), and the first of them. */
+  readonly invalidUtf8Lines: number;
+  readonly invalidUtf8At: readonly number[];
+  /** Chat messages with roles templates do not know, and those roles. */
+  readonly unknownRoles: LoadReport['unknownRoles'];
 }
 
 export interface DataReport {
@@ -40,6 +51,8 @@ export interface RunData {
   readonly report: DataReport;
   /** --label-mode classify: the class names by index (the classification head's id2label); else null. */
   readonly classes: readonly string[] | null;
+  /** The data files and the tokenizer with their content hashes (--resume refuses a change). */
+  readonly inputs: Readonly<Record<string, RunInput>>;
 }
 
 /** Checks that classify mode got text/label records and that the eval file has the training file's classes. */
@@ -70,7 +83,47 @@ function fileReport(file: string, r: LoadReport): DataFileReport {
     skippedLines: r.skipped,
     badLines: r.badLines,
     cache: r.cache,
+    cutRecords: r.cutRecords,
+    emptyRecords: r.emptyRecords,
+    emptyLines: r.emptyLines,
+    invalidUtf8Lines: r.invalidUtf8Lines,
+    invalidUtf8At: r.invalidUtf8At,
+    unknownRoles: r.unknownRoles,
   };
+}
+
+/** Lines to warn with about records that were cut, empty, not UTF-8 or of unknown chat roles. */
+export function dataWarnings(report: DataReport): string[] {
+  const warnings: string[] = [];
+  for (const f of [report.train, report.eval]) {
+    if (f === null) continue;
+    if (f.cutRecords > 0) {
+      warnings.push(`${f.file}: ${f.cutRecords} record(s) longer than --max-length × ${MAX_CHARS_PER_TOKEN} characters were cut before tokenizing ` +
+        '(truncation drops those tokens anyway).');
+    }
+    if (f.emptyRecords > 0) {
+      warnings.push(`${f.file}: ${f.emptyRecords} record(s) have nothing to train on (an empty text, completion or label, or a conversation ` +
+        `with no assistant turn) and were left out: line ${f.emptyLines.join(', ')}${f.emptyRecords > f.emptyLines.length ? ', ...' : ''}.`);
+    }
+    if (f.invalidUtf8Lines > 0) {
+      warnings.push(`${f.file}: ${f.invalidUtf8Lines} line(s) are not valid UTF-8; their bad bytes were read as U+FFFD: line ` +
+        `${f.invalidUtf8At.join(', ')}${f.invalidUtf8Lines > f.invalidUtf8At.length ? ', ...' : ''}. Re-encode the file as UTF-8.`);
+    }
+    if (f.unknownRoles.messages > 0) {
+      warnings.push(`${f.file}: ${f.unknownRoles.messages} message(s) have roles other than ${KNOWN_ROLES.join(', ')}: ` +
+        `${f.unknownRoles.roles.map((r) => JSON.stringify(r)).join(', ')}; only "assistant" turns are trained on, and chat templates may ` +
+        'skip such messages. Rename the roles (ShareGPT\'s "human"/"gpt" are "user"/"assistant").');
+    }
+  }
+  return warnings;
+}
+
+/** The run's inputs with their sha256: the data files and the tokenizer folder's files. */
+async function runInputs(settings: TrainSettings, tokenizerFolder: string): Promise<Record<string, RunInput>> {
+  const inputs: Record<string, RunInput> = { 'training data': { file: settings.data, sha256: await hashFile(settings.data) } };
+  if (settings.evalData !== null) inputs['eval data'] = { file: settings.evalData, sha256: await hashFile(settings.evalData) };
+  inputs.tokenizer = { file: tokenizerFolder, sha256: await tokenizerDigest(tokenizerFolder) };
+  return inputs;
 }
 
 /**
@@ -114,5 +167,6 @@ export async function loadRunData(settings: TrainSettings, tokenizer: Tokenizer,
       evalExamples: evalSet?.size ?? 0,
     },
     classes,
+    inputs: await runInputs(settings, tokenizerFolder),
   };
 }

@@ -248,3 +248,25 @@ export function trainOptions(): Option[] {
     ];
   });
 }
+
+/** transformers' TrainingArguments / TRL flag names and roadster's flag for each, for "unknown option" errors. */
+const TRANSFORMERS_FLAG_NAMES: Readonly<Record<string, string>> = {
+  '--save-steps': '--save-every',
+  '--eval-steps': '--eval-every',
+  '--logging-steps': '--log-every',
+  '--learning-rate': '--lr',
+  '--num-train-epochs': '--epochs',
+  '--per-device-train-batch-size': '--batch-size',
+  '--gradient-accumulation-steps': '--grad-accum',
+  '--save-total-limit': '--keep-checkpoints',
+  '--output-dir': '--out',
+  '--max-seq-length': '--max-length',
+  '--lr-scheduler-type': '--schedule',
+  '--model-name-or-path': '--model',
+  '--resume-from-checkpoint': '--resume',
+};
+
+/** roadster's flag for a transformers flag name (`--save_steps` or `--save-steps`), or undefined. */
+export function roadsterFlagFor(flag: string): string | undefined {
+  return TRANSFORMERS_FLAG_NAMES[flag.split('=')[0].replace(/_/g, '-')];
+}

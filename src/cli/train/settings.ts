@@ -231,3 +231,18 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
     json: flags.json ?? false,
   };
 }
+
+/** Above this learning rate an adapter run diverges (the usual range is 1e-5 to 1e-2). */
+const LR_WARN_ABOVE = 1;
+
+/** Settings that are allowed but almost surely a mistake, as lines to warn with. */
+export function settingWarnings(s: TrainSettings, totalSteps: number): string[] {
+  const warnings: string[] = [];
+  if (s.train.lr > LR_WARN_ABOVE) {
+    warnings.push(`--lr ${s.train.lr} is above ${LR_WARN_ABOVE}; adapters train with 1e-5 to 1e-2, and such a rate makes the loss diverge.`);
+  }
+  if (s.train.warmupSteps > 0 && s.train.warmupSteps >= totalSteps) {
+    warnings.push(`--warmup-steps ${s.train.warmupSteps} is not less than the run's ${totalSteps} optimizer steps, so the learning rate never reaches --lr ${s.train.lr}; lower --warmup-steps.`);
+  }
+  return warnings;
+}

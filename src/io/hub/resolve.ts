@@ -3,7 +3,7 @@
 // metadata request per file learns the commit, the file is downloaded unless its blob is cached, and offline
 // mode or an unreachable Hub falls back to the cache. All files of one call come from the same commit.
 
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RoadsterError } from '../../errors.ts';
 import { isCommitHash, isRepoId, lookupCached, RepoCache, validateRepoFilename } from './cache-layout.ts';
@@ -56,12 +56,21 @@ async function isDirectory(path: string): Promise<boolean> {
 async function classify(idOrPath: string): Promise<'local' | 'hub'> {
   if (await isDirectory(idOrPath)) return 'local';
   const looksLikePath = /^(\.{1,2}[\\/]|[\\/]|~|[A-Za-z]:[\\/])/.test(idOrPath) || idOrPath.includes('\\');
-  if (!looksLikePath && isRepoId(idOrPath)) return 'hub';
-  const exists = await stat(idOrPath).then(() => true, () => false);
-  throw new RoadsterError('E_NOT_FOUND', exists
-    ? `${idOrPath} is a file; expected a model folder or a Hub repo id such as "HuggingFaceTB/SmolLM2-135M".`
-    : `No folder ${resolve(idOrPath)}, and "${idOrPath}" is not a Hub repo id (expected "name" or "org/name"). ` +
-      'Pass an existing model folder or a repo id.');
+  const present = await lstat(idOrPath).then(() => true, () => false);
+  if (!present && !looksLikePath && isRepoId(idOrPath)) return 'hub';
+  const problem = await stat(idOrPath).then(() => 'EXISTS', (error: NodeJS.ErrnoException) => error.code ?? 'ENOENT');
+  if (problem === 'EXISTS') {
+    throw new RoadsterError('E_NOT_FOUND', `${idOrPath} is a file; expected a model folder or a Hub repo id such as "HuggingFaceTB/SmolLM2-135M".`);
+  }
+  if (problem === 'ELOOP') {
+    throw new RoadsterError('E_USAGE', `${idOrPath} is a symbolic link loop (ELOOP): following its links never reaches a folder. ` +
+      'Fix the link to point to the model folder.');
+  }
+  if (problem !== 'ENOENT') {
+    throw new RoadsterError('E_USAGE', `cannot read ${idOrPath} (${problem}); check that it is a model folder you may read.`);
+  }
+  throw new RoadsterError('E_NOT_FOUND', `No folder ${resolve(idOrPath)}, and "${idOrPath}" is not a Hub repo id (expected "name" or "org/name"). ` +
+    'Pass an existing model folder or a repo id.');
 }
 
 function contextOf(options: ResolveOptions): HubContext {

@@ -135,8 +135,10 @@ export class Tokenizer {
     const tokenizerPath = join(dir, 'tokenizer.json');
     const tokenizerText = await readOptional(tokenizerPath);
     if (tokenizerText === null) {
-      throw new RoadsterError('E_TOKENIZER', `No tokenizer.json in ${dir}. roadster reads only the fast-tokenizer ` +
-        'file; for a model that ships only tokenizer.model or vocab.json + merges.txt, convert it once with Python: ' +
+      throw new RoadsterError('E_TOKENIZER', `No tokenizer.json in ${dir}. If this folder is a fine-tuned or merged ` +
+        'model, copy tokenizer.json (with tokenizer_config.json and special_tokens_map.json) from its base model ' +
+        'folder; roadster merge copies them itself. roadster reads only the fast-tokenizer file: for a model that ships ' +
+        'only tokenizer.model or vocab.json + merges.txt, convert it once with Python: ' +
         'AutoTokenizer.from_pretrained(path).save_pretrained(path).');
     }
     const configPath = join(dir, 'tokenizer_config.json');

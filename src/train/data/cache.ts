@@ -15,7 +15,7 @@ import { RoadsterError } from '../../errors.ts';
 import { IGNORE_INDEX, type TokenizedExample } from './tokenize.ts';
 
 const MAGIC = 'RDSTDATA';
-const VERSION = 1;
+const VERSION = 2;
 
 /** What a cache file holds: the examples and the caller's JSON metadata (info, report). */
 export interface CachePayload {
@@ -32,7 +32,11 @@ function update(hash: ReturnType<typeof createHash>, tag: string, bytes: Uint8Ar
   hash.update(body);
 }
 
-async function hashFile(file: string): Promise<string> {
+/**
+ * The sha256 hex of a file's bytes (streamed).
+ * @throws RoadsterError E_NOT_FOUND when it is missing, E_DATA when it cannot be read
+ */
+export async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   try {
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -69,6 +73,13 @@ async function tokenizerFiles(folder: string): Promise<[string, Buffer | null][]
       'files; pass the folder the tokenizer was loaded from.');
   }
   return files;
+}
+
+/** The sha256 hex over the files of a tokenizer folder that decide tokenization (tokenizer.json required). */
+export async function tokenizerDigest(folder: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const [name, bytes] of await tokenizerFiles(folder)) update(hash, name, bytes ?? 'absent');
+  return hash.digest('hex');
 }
 
 /** JSON with sorted keys, so equal options give equal keys. */

@@ -1,6 +1,6 @@
 // Training data: JSONL formats, tokenization with loss masks, the token cache, the dataset and its batches.
 
-export { loadDataset } from './load.ts';
+export { KNOWN_ROLES, loadDataset } from './load.ts';
 export type { LoadDatasetOptions, LoadReport, LoadedDataset } from './load.ts';
 export { TokenizedDataset } from './dataset.ts';
 export type { DatasetInfo, DatasetStats } from './dataset.ts';
@@ -19,7 +19,8 @@ export {
   IGNORE_INDEX,
   LABEL_MODES,
   labelCompletionIds,
+  MAX_CHARS_PER_TOKEN,
   tokenizeExample,
 } from './tokenize.ts';
 export type { LabelMode, TokenizedExample, TokenizeOptions, TokenizeResult } from './tokenize.ts';
-export { cacheKey, readCache, writeCache } from './cache.ts';
+export { cacheKey, hashFile, readCache, tokenizerDigest, writeCache } from './cache.ts';

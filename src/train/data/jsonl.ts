@@ -1,9 +1,9 @@
 // Streams a JSONL file line by line (blank lines skipped, a UTF-8 BOM tolerated, CRLF accepted) and hands each
 // parsed value to a record parser. A line that is not JSON, or that the parser rejects with a `LineError`, is a
-// data error naming `file:line`; with `skipBadLines` it is skipped and counted instead.
+// data error naming `file:line`; with `skipBadLines` it is skipped and counted instead. Bytes that are not valid
+// UTF-8 are decoded as U+FFFD (as Python's errors="replace") and the lines holding them are counted.
 
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { RoadsterError } from '../../errors.ts';
 
 /** Thrown by record parsers: what is wrong with one line (the reader adds `file:line`). */
@@ -31,6 +31,28 @@ export interface JsonlResult<T> {
   /** The first `MAX_LISTED_BAD_LINES` skipped lines; `skipped` counts all of them. */
   readonly badLines: BadLine[];
   readonly skipped: number;
+  /** Lines holding bytes that are not valid UTF-8 (decoded as U+FFFD), and the first of them. */
+  readonly invalidUtf8: { readonly count: number; readonly lines: readonly number[] };
+}
+
+/** Line numbers listed in a report next to a count. */
+export const MAX_LISTED_LINES = 10;
+
+/** The file's lines as bytes, without the newline (and without a CR before it). */
+async function* byteLines(file: string): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  const cut = (b: Buffer) => (b.length > 0 && b[b.length - 1] === 13 ? b.subarray(0, b.length - 1) : b);
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let end = chunk.indexOf(10); end !== -1; end = chunk.indexOf(10, start)) {
+      pending.push(chunk.subarray(start, end));
+      yield cut(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+      pending = [];
+      start = end + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length > 0) yield cut(Buffer.concat(pending));
 }
 
 export interface JsonlOptions {
@@ -82,12 +104,21 @@ export class BadLineLog {
 export async function readJsonl<T>(file: string, parse: (value: unknown, line: number) => T, options: JsonlOptions = {}): Promise<JsonlResult<T>> {
   const log = options.log ?? new BadLineLog(file, options.skipBadLines ?? false);
   const records: JsonlRecord<T>[] = [];
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const invalid: number[] = [];
+  let invalidCount = 0;
   let line = 0;
   try {
-    for await (const raw of lines) {
+    for await (const bytes of byteLines(file)) {
       line++;
+      let raw: string;
+      try {
+        raw = strict.decode(bytes);
+      } catch {
+        raw = bytes.toString('utf8');
+        invalidCount++;
+        if (invalid.length < MAX_LISTED_LINES) invalid.push(line);
+      }
       const text = line === 1 && raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
       if (text.trim() === '') continue;
       let json: unknown;
@@ -105,9 +136,6 @@ export async function readJsonl<T>(file: string, parse: (value: unknown, line: n
     const code = (error as NodeJS.ErrnoException).code;
     throw new RoadsterError(code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_DATA',
       `Cannot read the data file ${file}: ${(error as Error).message}.`, { cause: error });
-  } finally {
-    lines.close();
-    stream.destroy();
   }
-  return { records, badLines: log.badLines, skipped: log.skipped };
+  return { records, badLines: log.badLines, skipped: log.skipped, invalidUtf8: { count: invalidCount, lines: invalid } };
 }

@@ -7,9 +7,12 @@ import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import { cacheKey, cachePath, readCache, writeCache } from './cache.ts';
 import { TokenizedDataset, type DatasetInfo } from './dataset.ts';
 import { DATA_FORMATS, parseExample, type DataFormat, type ExpectedFormat } from './formats.ts';
-import { BadLineLog, readJsonl, type BadLine } from './jsonl.ts';
+import { BadLineLog, MAX_LISTED_LINES, readJsonl, type BadLine } from './jsonl.ts';
 import { buildClassList, type ClassList, type LabelNames } from './labels.ts';
-import { DEFAULT_PROMPT_SEPARATOR, LABEL_MODES, labelCompletionIds, tokenizeExample, type LabelMode, type TokenizedExample } from './tokenize.ts';
+import { clipExample, DEFAULT_PROMPT_SEPARATOR, LABEL_MODES, labelCompletionIds, tokenizeExample, type LabelMode, type TokenizedExample } from './tokenize.ts';
+
+/** The chat roles templates know; messages with other roles are counted and reported. */
+export const KNOWN_ROLES: readonly string[] = ['system', 'developer', 'user', 'assistant', 'tool', 'function', 'ipython'];
 
 export interface LoadDatasetOptions {
   readonly tokenizer: Tokenizer;
@@ -43,6 +46,19 @@ export interface LoadReport {
   readonly droppedTokens: number;
   /** Examples left without any loss term (or token) after truncation. */
   readonly droppedExamples: number;
+  /**
+   * Records with a field longer than maxLength × MAX_CHARS_PER_TOKEN characters, cut to that before tokenizing
+   * (counted in `truncated` too; `droppedTokens` counts only tokens dropped from what was tokenized).
+   */
+  readonly cutRecords: number;
+  /** Records with nothing to train on before any truncation (an empty text, completion or label, a conversation without assistant turn), and the first of their lines. */
+  readonly emptyRecords: number;
+  readonly emptyLines: readonly number[];
+  /** Lines holding bytes that are not valid UTF-8 (read as U+FFFD), and the first of them. */
+  readonly invalidUtf8Lines: number;
+  readonly invalidUtf8At: readonly number[];
+  /** Chat messages whose role is none of KNOWN_ROLES (chat templates skip or mis-render them), and those roles. */
+  readonly unknownRoles: { readonly messages: number; readonly roles: readonly string[] };
   /** 'off' without cacheDir; 'hit'; 'miss' (tokenized and stored); 'rebuilt' (a damaged file was replaced). */
   readonly cache: 'off' | 'hit' | 'miss' | 'rebuilt';
   readonly cacheFile?: string;
@@ -76,7 +92,7 @@ function storedMeta(meta: unknown): { info: DatasetInfo; report: StoredReport } 
   const m = meta as { info?: { format?: unknown }; report?: Record<string, unknown> } | null;
   if (typeof m !== 'object' || m === null || typeof m.info !== 'object' || typeof m.report !== 'object' || m.report === null) return null;
   if (!DATA_FORMATS.includes(m.info.format as DataFormat)) return null;
-  for (const field of ['examples', 'skipped', 'truncated', 'droppedTokens', 'droppedExamples']) {
+  for (const field of ['examples', 'skipped', 'truncated', 'droppedTokens', 'droppedExamples', 'cutRecords', 'emptyRecords', 'invalidUtf8Lines']) {
     if (!Number.isInteger(m.report[field])) return null;
   }
   if (!Array.isArray(m.report.badLines)) return null;
@@ -87,10 +103,13 @@ async function tokenizeFile(file: string, options: LoadDatasetOptions): Promise<
   const { tokenizer, maxLength } = options;
   const log = new BadLineLog(file, options.skipBadLines ?? false);
   let expected: ExpectedFormat | undefined = options.format === undefined ? undefined : { format: options.format };
-  const { records } = await readJsonl(file, (value, line) => {
-    const example = parseExample(value, expected);
-    expected ??= { format: example.format, line };
-    return example;
+  let cutRecords = 0;
+  const { records, invalidUtf8 } = await readJsonl(file, (value, line) => {
+    const parsed = parseExample(value, expected);
+    expected ??= { format: parsed.format, line };
+    const { example, cut } = clipExample(parsed, maxLength); // a huge record costs no more than truncation keeps
+    if (cut) cutRecords++;
+    return { example, cut };
   }, { log });
   const format = expected?.format ?? options.format ?? 'text';
   if (format === 'messages' && records.length > 0) tokenizer.chatTemplate();
@@ -99,24 +118,41 @@ async function tokenizeFile(file: string, options: LoadDatasetOptions): Promise<
   const labelMode = options.labelMode ?? 'generate';
   const separator = options.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR;
   if (format === 'classification') {
-    classes = buildClassList(records.flatMap((r) => (r.value.format === 'classification' ? [r.value.label] : [])), options.labelNames);
+    classes = buildClassList(records.flatMap((r) => (r.value.example.format === 'classification' ? [r.value.example.label] : [])), options.labelNames);
   }
   const examples: TokenizedExample[] = [];
   let truncated = 0;
   let droppedTokens = 0;
   let droppedExamples = 0;
+  const emptyLines: number[] = [];
+  let emptyRecords = 0;
+  let unknownRoleMessages = 0;
+  const unknownRoles = new Set<string>();
   for (const { line, value } of records) {
-    const result = log.guard(line, () => tokenizeExample(value, tokenizer, { maxLength, labelMode, promptSeparator: separator, classes }));
+    const { example, cut } = value;
+    if (example.format === 'messages') {
+      for (const m of example.messages) {
+        if (KNOWN_ROLES.includes(m.role)) continue;
+        unknownRoleMessages++;
+        unknownRoles.add(m.role);
+      }
+    }
+    const result = log.guard(line, () => tokenizeExample(example, tokenizer, { maxLength, labelMode, promptSeparator: separator, classes }));
     if (result === undefined) continue;
-    if (result.droppedTokens > 0) truncated++;
+    if (result.droppedTokens > 0 || cut) truncated++;
     droppedTokens += result.droppedTokens;
-    if (result.example === null) droppedExamples++;
-    else examples.push(result.example);
+    if (result.example !== null) examples.push(result.example);
+    else if (result.droppedTokens > 0 || cut) droppedExamples++;
+    else {
+      emptyRecords++;
+      if (emptyLines.length < MAX_LISTED_LINES) emptyLines.push(line);
+    }
   }
   if (examples.length === 0) {
     const why = [
       records.length + log.skipped === 0 ? 'it has no records (only blank lines, or none)' : '',
       log.skipped > 0 ? `${log.skipped} bad line(s) skipped` : '',
+      emptyRecords > 0 ? `${emptyRecords} record(s) have nothing to train on (an empty text, completion or label, or a conversation with no assistant turn; lines ${emptyLines.join(', ')})` : '',
       droppedExamples > 0 ? `${droppedExamples} example(s) had nothing to learn from after truncation to maxLength ${maxLength}` : '',
     ].filter((s) => s !== '');
     throw new RoadsterError('E_DATA', `${file} has no usable example: ${why.join('; ')}. Check the file and its format` +
@@ -129,7 +165,22 @@ async function tokenizeFile(file: string, options: LoadDatasetOptions): Promise<
     ...(labelMode === 'generate' ? { classCompletions: classes.names.map((w) => labelCompletionIds(tokenizer, w, separator)) } : {}),
   };
   const badLines = [...log.badLines].sort((a, b) => a.line - b.line);
-  return { examples, info, report: { examples: examples.length, format, badLines, skipped: log.skipped, truncated, droppedTokens, droppedExamples } };
+  const report: StoredReport = {
+    examples: examples.length,
+    format,
+    badLines,
+    skipped: log.skipped,
+    truncated,
+    droppedTokens,
+    droppedExamples,
+    cutRecords,
+    emptyRecords,
+    emptyLines,
+    invalidUtf8Lines: invalidUtf8.count,
+    invalidUtf8At: invalidUtf8.lines,
+    unknownRoles: { messages: unknownRoleMessages, roles: [...unknownRoles].sort() },
+  };
+  return { examples, info, report };
 }
 
 /**

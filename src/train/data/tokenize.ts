@@ -201,6 +201,55 @@ function truncate(encoded: Encoded, maxLength: number, bos: number | null): { id
   }
 }
 
+/**
+ * Characters per token that no tokenizer's tokens exceed in practice: a field longer than maxLength times this
+ * holds more tokens than truncation keeps, so it is cut to that length before tokenizing (the tokens kept are
+ * the same, and a huge record costs no more than a long one).
+ */
+export const MAX_CHARS_PER_TOKEN = 64;
+
+/** `text` cut to its first (or, `fromEnd`, last) `n` UTF-16 units, not splitting a surrogate pair. */
+function clip(text: string, n: number, fromEnd = false): string {
+  if (text.length <= n) return text;
+  if (fromEnd) {
+    const start = text.length - n;
+    const low = text.charCodeAt(start);
+    return text.slice(low >= 0xdc00 && low <= 0xdfff ? start + 1 : start);
+  }
+  const high = text.charCodeAt(n - 1);
+  return text.slice(0, high >= 0xd800 && high <= 0xdbff ? n - 1 : n);
+}
+
+/**
+ * An example whose text fields are cut to `maxLength * MAX_CHARS_PER_TOKEN` characters on the side truncation
+ * drops (a prompt keeps its end, everything else its start); `cut` says whether anything was cut.
+ */
+export function clipExample(example: Example, maxLength: number): { example: Example; cut: boolean } {
+  const n = maxLength * MAX_CHARS_PER_TOKEN;
+  let cut = false;
+  const keep = (text: string, fromEnd = false): string => {
+    const kept = clip(text, n, fromEnd);
+    if (kept.length !== text.length) cut = true;
+    return kept;
+  };
+  let clipped: Example;
+  switch (example.format) {
+    case 'text':
+      clipped = { ...example, text: keep(example.text) };
+      break;
+    case 'prompt-completion':
+      clipped = { ...example, prompt: keep(example.prompt, true), completion: keep(example.completion) };
+      break;
+    case 'messages':
+      clipped = { ...example, messages: example.messages.map((m) => (typeof m.content === 'string' ? { ...m, content: keep(m.content) } : m)) };
+      break;
+    case 'classification':
+      clipped = { ...example, text: keep(example.text) };
+      break;
+  }
+  return cut ? { example: clipped, cut } : { example, cut };
+}
+
 /** Positions whose label is a loss term once the model shifts labels by one (position 0 never is). */
 export function countLossTerms(labels: readonly number[]): number {
   let n = 0;
