@@ -2,6 +2,7 @@
 // `error [CODE]: message` and exits 1 (2 for usage errors, E_USAGE or a bad flag); anything else is a bug and
 // prints its stack.
 
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { RoadsterError } from '../errors.ts';
 import { registerInspect } from './commands/adapter-inspect.ts';
@@ -18,10 +19,16 @@ import type { CliIo } from './io.ts';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
 
+/** The package's version (package.json sits two folders up from both src/cli/ and dist/cli/). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** The command tree, writing to `io`. Commander's own exits are turned into exceptions (see `runCli`). */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('roadster')
     .description('RoAd adapters for language models on Node.js (ONNX Runtime, CPU)')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(add --help for usage)');

@@ -1,4 +1,4 @@
-// The `roadster` command: spawned through bin/roadster.js as a user runs it (JSON output of `bench matmul`,
+// The `roadster` command: spawned from its sources as a process (JSON output of `bench matmul`,
 // greedy ids of `generate`, the error format and exit codes), and in process through `runCli` for the cheaper
 // checks (usage errors, `preset write` refusing a non-empty folder, streamed text of `generate --prompt`).
 // The Hub is never contacted: HF_HUB_OFFLINE=1 and an empty cache in a temporary folder.
@@ -18,14 +18,16 @@ import { TINY_LLAMA, fixture } from '../support/fixtures.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'roadster.js');
+// the sources through tsx, so the test sees the code as it is (bin/roadster.js runs the build; the package test
+// runs that)
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const GPT2 = fileURLToPath(new URL('../fixtures/tokenizers/gpt2/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 const ENV = { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'hub-cache'), HF_TOKEN: '' };
 
 function roadster(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
