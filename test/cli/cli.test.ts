@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,17 @@ describe('roadster (spawned)', () => {
     assert.match(r.stderr, /^error \[E_NOT_FOUND\]: .*no\/such\/model-folder/m);
     assert.equal(r.stdout, '');
   });
+
+  test('bench cli-startup --json times --version, --help and inspect --help beside bare node', () => {
+    const r = roadster('bench', 'cli-startup', '--runs', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { runs: number; command: string[]; nodeBaseline: { medianMs: number }; cases: { args: string[]; medianMs: number }[] };
+    assert.equal(json.runs, 1);
+    assert.equal(json.command.at(-1), MAIN);
+    assert.ok(json.nodeBaseline.medianMs > 0);
+    assert.deepEqual(json.cases.map((c) => c.args.join(' ')), ['--version', '--help', 'inspect --help']);
+    assert.ok(json.cases.every((c) => c.medianMs > 0));
+  });
 });
 
 describe('roadster (in process)', () => {
@@ -106,6 +117,16 @@ describe('roadster (in process)', () => {
     const help = await runInProcess('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /generate/);
+  });
+
+  test('--version prints the package version; output has no ANSI codes with NO_COLOR or without a terminal', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) assert.deepEqual(await runInProcess(flag), { code: 0, stdout: `${version}\n`, stderr: '' });
+    const noColor = await runCliCaptured(['train', '--help'], { ...ENV, NO_COLOR: '1' }, { tty: true });
+    const piped = await runCliCaptured(['train', '--no-such-flag'], ENV);
+    assert.equal(noColor.code, 0);
+    assert.equal(piped.code, 2);
+    for (const text of [noColor.stdout, piped.stderr]) assert.doesNotMatch(text, /\x1b\[/);
   });
 
   test('preset write refuses a non-empty folder without --force', async () => {

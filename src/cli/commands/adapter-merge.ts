@@ -6,7 +6,6 @@
 
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
 import { savedHeadLabels } from '../../adapters/peft-files.ts';
 import { PeftModel } from '../../adapters/peft-model.ts';
 import { hubOptionsFromEnv } from '../../io/hub/index.ts';
@@ -15,7 +14,7 @@ import { withClassificationHead } from '../../models/sequence-classification.ts'
 import { Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
 
-interface MergeOptions {
+export interface MergeOptions {
   readonly model: string;
   readonly adapter: string;
   readonly out: string;
@@ -26,7 +25,8 @@ interface MergeOptions {
   readonly labelNames?: string;
 }
 
-async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
+/** `roadster merge`. */
+export async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
   if (existsSync(opts.out) && readdirSync(opts.out).length > 0 && !opts.force) {
     throw usageError(`--out ${opts.out} exists and is not empty; choose another folder or pass --force to replace it.`);
   }
@@ -54,19 +54,4 @@ async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
   } finally {
     await runtime.release();
   }
-}
-
-export function registerMerge(program: Command, io: CliIo): void {
-  program
-    .command('merge')
-    .description('merge a PEFT adapter (RoAd or LoRA) into its base model and save a plain model folder')
-    .requiredOption('--model <idOrDir>', 'base model folder, or Hub repo id (through the Hugging Face cache)')
-    .requiredOption('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
-    .requiredOption('--out <dir>', 'folder to write the merged model to')
-    .option('--safe-merge', 'refuse to write weights that are not finite')
-    .option('--force', 'replace --out if it exists')
-    .option('--offline', 'use only local folders and the cache')
-    .option('--json', 'print a JSON summary')
-    .option('--label-names <names>', 'class names of a SEQ_CLS adapter\'s head, comma-separated by class index (config.json id2label)')
-    .action((opts: MergeOptions) => merge(opts, io));
 }
