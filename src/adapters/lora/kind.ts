@@ -42,6 +42,8 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<LoraConfig> | 
 
 export const LORA_KIND: AdapterKind<LoraConfig> = {
   peftType: 'LORA',
+  prefix: 'lora_',
+  dropoutRate: (config) => config.loraDropout,
   parseConfig: parseLoraFields,
   configJson: loraFieldsJson,
   checkSite() {

@@ -58,6 +58,7 @@ function mixedSite(site: LinearSite, rows: readonly (AdapterEntry<RoadConfig> | 
 
 export const ROAD_KIND: AdapterKind<RoadConfig> = {
   peftType: 'ROAD',
+  prefix: 'road_',
   parseConfig: parseRoadFields,
   configJson: roadFieldsJson,
   checkSite(config, site) {
