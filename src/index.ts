@@ -35,7 +35,7 @@ export {
 // io: safetensors, configs, tokenizers, the Hugging Face Hub cache
 export {
   type CheckpointReader,
-  type Dtype as SafetensorsDtype,
+  type SafetensorsDtype,
   type FloatDtype,
   INDEX_FILE_NAME,
   SINGLE_FILE_NAME,

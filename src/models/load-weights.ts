@@ -5,7 +5,7 @@
 import { RoadsterError } from '../errors.ts';
 import type { ModelConfig } from '../io/config/index.ts';
 import { openCheckpoint } from '../io/safetensors/index.ts';
-import type { TensorSpec } from './llama/checkpoint-names.ts';
+import type { WeightSpec } from './llama/checkpoint-names.ts';
 
 export interface Weight {
   readonly shape: readonly number[];
@@ -13,7 +13,7 @@ export interface Weight {
 }
 
 /** Validates and reads every tensor in `specs` from the checkpoint in `folder`. */
-export function loadWeights(folder: string, specs: readonly TensorSpec[], config: ModelConfig): Map<string, Weight> {
+export function loadWeights(folder: string, specs: readonly WeightSpec[], config: ModelConfig): Map<string, Weight> {
   const reader = openCheckpoint(folder);
   try {
     const missing = specs.filter((s) => !reader.has(s.name)).map((s) => s.name);
