@@ -1,4 +1,4 @@
-// The public API of roadster: an explicit list of named exports, layer by layer (DESIGN.md's layers import
+// The public API of roadster: an explicit list of named exports, layer by layer (docs/design.md: layers import
 // downward only). Examples and end-to-end tests import from here, not from internal files.
 
 // graph: the traced IR, autodiff and ONNX lowering

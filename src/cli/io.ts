@@ -1,5 +1,5 @@
 // What a CLI command may touch outside its arguments: the output streams and the environment. main.ts passes
-// the process's; tests pass their own. Only the CLI reads the environment (DESIGN.md: no hidden globals).
+// the process's; tests pass their own. Only the CLI reads the environment (docs/design.md: no hidden globals).
 
 import { RoadsterError } from '../errors.ts';
 

@@ -1,5 +1,5 @@
 // `roadster bench matmul`: float32 matmul throughput of ONNX Runtime on this machine, with 1 thread and with all
-// threads, on the shapes DESIGN.md's engine comparison used. Prints JSON with --json, else a table.
+// threads, on the shapes of the engine comparison in docs/design.md. Prints JSON with --json, else a table.
 
 import { availableParallelism, cpus } from 'node:os';
 import { type BenchResult, type QuantizeWeights, benchMatmul } from '../../runtime/index.ts';
