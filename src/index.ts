@@ -1,4 +1,4 @@
-// The public API of roadster: an explicit list of named exports, layer by layer (DESIGN.md's layers import
+// The public API of roadster: an explicit list of named exports, layer by layer (docs/design.md: layers import
 // downward only). Examples and end-to-end tests import from here, not from internal files.
 
 // graph: the traced IR, autodiff and ONNX lowering
@@ -35,7 +35,7 @@ export {
 // io: safetensors, configs, tokenizers, the Hugging Face Hub cache
 export {
   type CheckpointReader,
-  type Dtype as SafetensorsDtype,
+  type SafetensorsDtype,
   type FloatDtype,
   INDEX_FILE_NAME,
   SINGLE_FILE_NAME,

@@ -33,11 +33,16 @@ export function sequentialLinear(b: GraphBuilder, dtype: DType, adapters: readon
   };
 }
 
-/** The adapters' sites that drop their input in training (LoRA with lora_dropout > 0), in slot order. */
+/** Whether training drops the input of the adapter's sites (AdapterKind.dropoutRate > 0: LoRA's lora_dropout). */
+export function trainsWithDropout(config: AdapterConfig): boolean {
+  return (kindOf(config).dropoutRate?.(config) ?? 0) > 0;
+}
+
+/** The adapters' sites that drop their input in training (see trainsWithDropout), in slot order. */
 export function dropoutSites(adapters: readonly AdapterEntry<AdapterConfig>[]): { slot: number; path: string }[] {
   const sites: { slot: number; path: string }[] = [];
   adapters.forEach((a, slot) => {
-    if (a.config.peftType !== 'LORA' || a.config.loraDropout === 0) return;
+    if (!trainsWithDropout(a.config)) return;
     for (const path of a.params.keys()) sites.push({ slot, path });
   });
   return sites;

@@ -5,8 +5,9 @@
 import { join } from 'node:path';
 import { openSafetensors } from '../io/safetensors/index.ts';
 import type { CausalLM } from '../models/causal-lm.ts';
-import type { AdapterConfig } from './kinds.ts';
-import { HEAD_WEIGHT } from './modules-to-save.ts';
+import { type AdapterConfig, kindOf } from './kinds.ts';
+import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
+import { splitWeightName } from './modules-to-save.ts';
 import { ADAPTER_WEIGHTS_FILE, adapterConfigJson, readAdapterConfig, readAdapterFolder } from './peft-files.ts';
 
 export interface TensorStats {
@@ -54,16 +55,18 @@ export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
   const config: AdapterConfig = readAdapterConfig(dir);
   if (base) {
     // validates shapes, names and values (the classification head's too)
-    const head = base.classification ? base.weights.get(HEAD_WEIGHT) ?? null : null;
+    const head = base.classification ? base.weights.get(SCORE_WEIGHT) ?? null : null;
     readAdapterFolder(dir, base.linearSites(), head);
   }
+  // base_model.model.<module>.<prefix><param>: the method's parameters (road_theta, lora_A.weight, ...)
+  const paramName = new RegExp(`^base_model\\.model\\.(.+?)\\.(${kindOf(config).prefix}.+)$`);
   const reader = openSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
     const byModule = new Map<string, Record<string, TensorStats>>();
     let total = 0;
     for (const name of reader.tensorNames()) {
-      const m = /^base_model\.model\.(.+?)\.((?:road_|lora_).+)$/.exec(name) ?? /^base_model\.model\.(score)\.(weight)$/.exec(name);
-      const [module, param] = m ? [m[1], m[2]] : [name, 'value'];
+      const m = paramName.exec(name);
+      const [module, param] = m ? [m[1], m[2]] : name === `base_model.model.${SCORE_WEIGHT}` ? splitWeightName(SCORE_WEIGHT) : [name, 'value'];
       const data = reader.readFloat32(name);
       total += data.length;
       const entry = byModule.get(module) ?? {};

@@ -80,6 +80,10 @@ export interface SiteTraining {
 /** What each adapter method provides. `C` is its config type. */
 export interface AdapterKind<C extends CommonAdapterConfig> {
   readonly peftType: PeftType;
+  /** The prefix of the method's parameter names (PEFT's tuner `prefix`: "road_", "lora_"). */
+  readonly prefix: string;
+  /** The rate at which training drops a site's input (LoRA's lora_dropout); absent: the method has no dropout. */
+  dropoutRate?(config: C): number;
   /** Parses the method's fields of adapter_config.json (common fields are parsed by the caller). */
   parseConfig(json: Readonly<Record<string, unknown>>, common: CommonAdapterConfig, where: string): C;
   /** The method's fields for adapter_config.json (merged with the common ones by the caller). */

@@ -6,7 +6,6 @@
 // module's own key without the adapter, `base_model.model.score.weight`).
 
 import { RoadsterError } from '../errors.ts';
-import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
 import type { CommonAdapterConfig } from './kind.ts';
 
 /** The names PeftModelForSequenceClassification adds to modules_to_save (Llama-family models call it "score"). */
@@ -14,9 +13,6 @@ export const CLASSIFIER_MODULES: readonly string[] = ['classifier', 'score'];
 
 /** PEFT's task type of sequence classification. */
 export const SEQ_CLS = 'SEQ_CLS';
-
-/** A module saved with an adapter: its weights by checkpoint name (only the head, `score.weight`). */
-export type SavedModules = ReadonlyMap<string, Float32Array | Float64Array>;
 
 /**
  * Checks that modules_to_save names only the classification head.
@@ -47,16 +43,13 @@ export function withClassifierModules<C extends CommonAdapterConfig>(config: C):
 }
 
 /** The module path of a saved weight ("score" for "score.weight") and its parameter ("weight"). */
-function split(weight: string): [string, string] {
+export function splitWeightName(weight: string): [string, string] {
   const dot = weight.lastIndexOf('.');
   return [weight.slice(0, dot), weight.slice(dot + 1)];
 }
 
 /** PEFT's `named_parameters()` name of an adapter's copy of a module weight. */
 export function peftModuleParameterName(weight: string, adapter: string): string {
-  const [module, param] = split(weight);
+  const [module, param] = splitWeightName(weight);
   return `base_model.model.${module}.modules_to_save.${adapter}.${param}`;
 }
-
-/** The head's weight name, for code that names it without importing the model layer's table. */
-export const HEAD_WEIGHT = SCORE_WEIGHT;

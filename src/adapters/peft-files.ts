@@ -11,7 +11,8 @@ import { openSafetensors, writeFileAtomically, writeSafetensors } from '../io/sa
 import type { LinearSite } from '../models/linear.ts';
 import type { CommonAdapterConfig, SiteParams } from './kind.ts';
 import { type AdapterConfig, checkPeftType, kindOf, ADAPTER_KINDS } from './kinds.ts';
-import { HEAD_WEIGHT, checkModulesToSave, savesHead } from './modules-to-save.ts';
+import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
+import { checkModulesToSave, savesHead } from './modules-to-save.ts';
 import { parseTargetModules, selectSites, targetModulesToJson } from './target-modules.ts';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -193,7 +194,7 @@ export function readAdapterFolder(
     }
     const modules = new Map<string, Float32Array>();
     if (savesHead(config) && head !== null) {
-      const key = `${KEY_PREFIX}${HEAD_WEIGHT}`;
+      const key = `${KEY_PREFIX}${SCORE_WEIGHT}`;
       if (!reader.has(key)) {
         throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the classification head but the file does not hold it`);
       }
@@ -205,7 +206,7 @@ export function readAdapterFolder(
             `(num_labels ${head.shape[0]}, hidden size ${head.shape[1]}); load the base model with the labels the adapter was trained with`,
         );
       }
-      modules.set(HEAD_WEIGHT, readFinite(key));
+      modules.set(SCORE_WEIGHT, readFinite(key));
       used.add(key);
     }
     const extra = reader.tensorNames().filter((n) => !used.has(n));
@@ -233,7 +234,7 @@ export function savedHeadLabels(dir: string): number | null {
   if (!existsSync(file)) throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: the adapter folder has a config but no weights`);
   const reader = openSafetensors(file);
   try {
-    const key = `${KEY_PREFIX}${HEAD_WEIGHT}`;
+    const key = `${KEY_PREFIX}${SCORE_WEIGHT}`;
     if (!reader.has(key)) throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the classification head but the file does not hold it`);
     return reader.info(key).shape[0];
   } finally {

@@ -18,7 +18,7 @@ import type { LinearFn, LinearSite } from '../models/linear.ts';
 import { type TokenBatch, int64Tensor } from '../models/attention-inputs.ts';
 import { sequenceClassificationConfigJson } from '../models/classification-config.ts';
 import type { Weight } from '../models/load-weights.ts';
-import { argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassification } from '../models/sequence-classification.ts';
+import { SCORE_WEIGHT, argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassification } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import {
@@ -30,11 +30,12 @@ import {
   sequentialLinear,
   siteInputShapes,
   siteParamGrads,
+  trainsWithDropout,
 } from './adapter-graph.ts';
 import type { AdapterEntry, PeftType, SiteParams } from './kind.ts';
 import { type MixedPlan, batchTables, mixedIndexFeeds, mixedLinear, mixedPlan, mixedTableFeeds } from './mixed-batch.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
-import { HEAD_WEIGHT, SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
+import { SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
 import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
 import { selectSites } from './target-modules.ts';
 
@@ -83,8 +84,8 @@ export interface GradOptions extends RunOptions {
 type Entry = AdapterEntry<AdapterConfig>;
 
 /** Graph inputs of the classification head: [K, C] for the whole batch, or [B, K, C] with one head per row. */
-const HEAD_INPUT = `head:${HEAD_WEIGHT}`;
-const HEAD_ROWS_INPUT = `head_rows:${HEAD_WEIGHT}`;
+const HEAD_INPUT = `head:${SCORE_WEIGHT}`;
+const HEAD_ROWS_INPUT = `head_rows:${SCORE_WEIGHT}`;
 
 export class PeftModel {
   private readonly adapters = new Map<string, Entry>();
@@ -104,7 +105,7 @@ export class PeftModel {
     readonly runtime: Runtime,
   ) {
     this.sites = new Map(base.linearSites().map((s) => [s.path, s]));
-    const score = base.classification ? base.weights.get(HEAD_WEIGHT) : undefined;
+    const score = base.classification ? base.weights.get(SCORE_WEIGHT) : undefined;
     this.head = score ? { shape: [score.shape[0], score.shape[1]], data: score.data } : null;
   }
 
@@ -176,7 +177,7 @@ export class PeftModel {
       params.set(site.path, kind.initParams(config, site, seed * 100003 + i));
     });
     const modules = new Map<string, Float32Array | Float64Array>();
-    if (this.head && savesHead(config)) modules.set(HEAD_WEIGHT, Float32Array.from(this.head.data)); // PEFT copies the original module
+    if (this.head && savesHead(config)) modules.set(SCORE_WEIGHT, Float32Array.from(this.head.data)); // PEFT copies the original module
     this.register(name, config, params, modules);
   }
 
@@ -331,7 +332,7 @@ export class PeftModel {
    */
   private headOwner(): Entry | null {
     if (this.disabled || this.head === null) return null;
-    const owners = this.active.map((n) => this.adapter(n)).filter((e) => e.modules?.has(HEAD_WEIGHT));
+    const owners = this.active.map((n) => this.adapter(n)).filter((e) => e.modules?.has(SCORE_WEIGHT));
     if (owners.length > 1) {
       throw new RoadsterError(
         'E_USAGE',
@@ -342,7 +343,7 @@ export class PeftModel {
   }
 
   private headData(entry: Entry | null): Float32Array | Float64Array {
-    return entry?.modules?.get(HEAD_WEIGHT) ?? this.head!.data;
+    return entry?.modules?.get(SCORE_WEIGHT) ?? this.head!.data;
   }
 
   /** Feeds of the head: the active one [K, C], or each row's adapter's [B, K, C] in mixed batches. */
@@ -415,10 +416,10 @@ export class PeftModel {
     });
     const dropout = dropoutSites(entries).length > 0 && options.dropoutSeed !== null;
     if (dropout && (typeof options.dropoutSeed !== 'number' || !Number.isInteger(options.dropoutSeed))) {
-      const names = entries.filter((e) => e.config.peftType === 'LORA' && e.config.loraDropout > 0).map((e) => `"${e.name}"`);
+      const names = entries.filter((e) => trainsWithDropout(e.config)).map((e) => `"${e.name}"`);
       throw new RoadsterError(
         'E_USAGE',
-        `adapter ${names.join(', ')} has lora_dropout > 0: pass dropoutSeed (an integer, one per micro-batch) to train with dropout as PEFT does, or dropoutSeed: null for eval-mode gradients`,
+        `adapter ${names.join(', ')} trains with dropout (LoRA's lora_dropout > 0): pass dropoutSeed (an integer, one per micro-batch) to train with dropout as PEFT does, or dropoutSeed: null for eval-mode gradients`,
       );
     }
     const owner = this.headOwner();
@@ -443,7 +444,7 @@ export class PeftModel {
         for (const p of Object.keys(params)) grads.set(peftParameterName(path, p, e.name), paramGrads[p]);
       }
     });
-    if (trainsHead) grads.set(peftModuleParameterName(HEAD_WEIGHT, owner!.name), gradOf(HEAD_INPUT));
+    if (trainsHead) grads.set(peftModuleParameterName(SCORE_WEIGHT, owner!.name), gradOf(HEAD_INPUT));
     return { loss: Number(out.loss.data[0]), grads };
   }
 
@@ -519,7 +520,7 @@ export class PeftModel {
     const owner = this.headOwner();
     this.mergeAdapter(this.active, options);
     const weights = new Map(this.overlay);
-    if (owner && this.head) weights.set(HEAD_WEIGHT, { shape: this.head.shape, data: Float32Array.from(this.headData(owner)) });
+    if (owner && this.head) weights.set(SCORE_WEIGHT, { shape: this.head.shape, data: Float32Array.from(this.headData(owner)) });
     return this.base.withWeights(weights);
   }
 

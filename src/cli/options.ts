@@ -2,7 +2,8 @@
 // the flag, what it expected and what it got.
 
 import { InvalidArgumentError, Option } from 'commander';
-import { QUANTIZE_WEIGHTS } from '../runtime/index.ts';
+import type { FloatDtype } from '../io/safetensors/index.ts';
+import { QUANTIZE_WEIGHTS } from '../runtime/quantize-weights.ts';
 
 /** `--flag N` with N an integer >= `min`. */
 export function intAtLeast(min: number): (value: string) => number {
@@ -30,3 +31,7 @@ export function quantizeOption(): Option {
     .choices(QUANTIZE_WEIGHTS)
     .default('none');
 }
+
+/** Storage dtypes a preset folder may use (`--dtype` of `preset write` and `bench forward`). */
+export const PRESET_DTYPES = ['BF16', 'F16', 'F32'] as const satisfies readonly FloatDtype[];
+export type PresetDtype = (typeof PRESET_DTYPES)[number];

@@ -8,12 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { PRESETS, type PresetName } from '../io/config/index.ts';
-import type { FloatDtype } from '../io/safetensors/index.ts';
 import { writeRandomModel } from '../models/random-model.ts';
-
-/** Storage dtypes a preset folder may use. */
-export const PRESET_DTYPES = ['BF16', 'F16', 'F32'] as const satisfies readonly FloatDtype[];
-export type PresetDtype = (typeof PRESET_DTYPES)[number];
+import type { PresetDtype } from './options.ts';
 
 const TORCH_DTYPE: { readonly [D in PresetDtype]: string } = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
 

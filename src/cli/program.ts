@@ -2,34 +2,48 @@
 // `error [CODE]: message` and exits 1 (2 for usage errors, E_USAGE or a bad flag); anything else is a bug and
 // prints its stack.
 
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { RoadsterError } from '../errors.ts';
-import { registerInspect } from './commands/adapter-inspect.ts';
-import { registerMerge } from './commands/adapter-merge.ts';
-import { registerBenchForward } from './commands/bench-forward.ts';
-import { registerBenchMatmul } from './commands/bench-matmul.ts';
-import { registerBenchTrain } from './commands/bench-train.ts';
-import { registerDemo } from './commands/demo.ts';
-import { registerGenerate } from './commands/generate.ts';
-import { registerPresetWrite } from './commands/preset-write.ts';
-import { registerTrain } from './commands/train.ts';
-import type { CliIo } from './io.ts';
+import { registerInspect } from './define/adapter-inspect.ts';
+import { registerMerge } from './define/adapter-merge.ts';
+import { registerBenchCliStartup } from './define/bench-cli-startup.ts';
+import { registerBenchForward } from './define/bench-forward.ts';
+import { registerBenchMatmul } from './define/bench-matmul.ts';
+import { registerBenchTrain } from './define/bench-train.ts';
+import { registerDemo } from './define/demo.ts';
+import { registerGenerate } from './define/generate.ts';
+import { registerPresetWrite } from './define/preset-write.ts';
+import { registerTrain } from './define/train.ts';
+import { type CliIo, hasColors } from './io.ts';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
+
+/** The package's version (package.json sits two folders up from both src/cli/ and dist/cli/). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /** The command tree, writing to `io`. Commander's own exits are turned into exceptions (see `runCli`). */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('roadster')
     .description('RoAd adapters for language models on Node.js (ONNX Runtime, CPU)')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      getOutHasColors: () => hasColors(io, io.stdout),
+      getErrHasColors: () => hasColors(io, io.stderr),
+    })
     .showHelpAfterError('(add --help for usage)');
 
-  const bench = program.command('bench').description('measure speed: matmul throughput, model forward passes');
+  const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup');
   registerBenchMatmul(bench, io);
   registerBenchForward(bench, io);
   registerBenchTrain(bench, io);
+  registerBenchCliStartup(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerDemo(program, io);

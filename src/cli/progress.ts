@@ -3,7 +3,7 @@
 
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { DownloadProgress } from '../io/hub/index.ts';
-import type { CliIo } from './io.ts';
+import { type CliIo, showsProgressBars } from './io.ts';
 
 /** An `onProgress` callback for `fromPretrained`, and `stop()` to call when loading is over. */
 export interface DownloadReporter {
@@ -15,7 +15,7 @@ const MB = 1024 * 1024;
 
 export function downloadReporter(io: CliIo): DownloadReporter {
   const seen = new Set<string>();
-  if (io.stderr.isTTY !== true) {
+  if (!showsProgressBars(io)) {
     return {
       onProgress: (p) => {
         if (seen.has(p.file)) return;

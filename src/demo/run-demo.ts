@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { loraConfig } from '../adapters/lora/config.ts';
 import { PeftModel } from '../adapters/peft-model.ts';
 import { roadConfig } from '../adapters/road/config.ts';
-import type { RoadVariant } from '../adapters/road/math.ts';
 import { RoadsterError } from '../errors.ts';
 import { Tokenizer } from '../io/tokenizer/index.ts';
 import { CausalLM } from '../models/causal-lm.ts';
@@ -17,44 +16,11 @@ import { type ClassifyResult, classifyByLikelihood } from '../train/classify.ts'
 import { defaultPadId, loadDataset } from '../train/data/index.ts';
 import type { TokenizedDataset } from '../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, type TrainReport, Trainer } from '../train/trainer.ts';
+import { DEFAULT_DEMO_OPTIONS, type DemoOptions } from './options.ts';
 import { verifyShippedModel } from './shipped-model.ts';
 import { type Email, balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam-data.ts';
 
-export interface DemoOptions {
-  readonly modelDir: string;
-  readonly outDir: string;
-  readonly trainPerClass: number;
-  readonly testPerClass: number;
-  readonly steps: number;
-  readonly batchSize: number;
-  readonly maxChars: number;
-  readonly maxLength: number;
-  readonly variant: RoadVariant;
-  readonly groupSize: number;
-  readonly roadLr: number;
-  readonly loraRank: number;
-  readonly loraLr: number;
-  readonly seed: number;
-  /** Skip the LoRA comparison (faster). */
-  readonly skipLora: boolean;
-}
-
-/** Settings chosen so that the whole demo (both adapters, four evaluations) fits in about 10 minutes on 2 cores. */
-export const DEFAULT_DEMO_OPTIONS: Omit<DemoOptions, 'modelDir' | 'outDir'> = {
-  trainPerClass: 300,
-  testPerClass: 200,
-  steps: 600,
-  batchSize: 8,
-  maxChars: 400,
-  maxLength: 128,
-  variant: 'road_4',
-  groupSize: 16,
-  roadLr: 5e-2,
-  loraRank: 8,
-  loraLr: 3e-3,
-  seed: 0,
-  skipLora: false,
-};
+export { DEFAULT_DEMO_OPTIONS, type DemoOptions };
 
 export interface DemoHooks {
   log?(line: string): void;

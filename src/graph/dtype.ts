@@ -16,9 +16,6 @@ export type HostArray = HostArrayOf[DType];
 
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int64', 'bool'];
 
-/** Bytes per element. */
-export const DTYPE_BYTES: { [D in DType]: number } = { float32: 4, float64: 8, int64: 8, bool: 1 };
-
 export function isFloat(dtype: DType): boolean {
   switch (dtype) {
     case 'float32':
@@ -28,11 +25,6 @@ export function isFloat(dtype: DType): boolean {
     case 'bool':
       return false;
   }
-}
-
-export function parseDType(name: string): DType {
-  if ((DTYPES as readonly string[]).includes(name)) return name as DType;
-  throw new RoadsterError('E_DTYPE', `unknown dtype "${name}": expected one of ${DTYPES.join(', ')}`);
 }
 
 /** Allocates a zero-filled host array of `size` elements. */

@@ -58,10 +58,6 @@ export function graphInputs(graph: Graph): Node<Op.Input>[] {
 }
 
 /** The Initializer nodes of a graph, in trace order. */
-export function graphInitializers(graph: Graph): Node<Op.Initializer>[] {
-  return graph.nodes.filter((n): n is Node<Op.Initializer> => isOp(n, Op.Initializer));
-}
-
 /** Ids of the nodes that the outputs depend on (dead-code elimination), in topological order. */
 export function liveNodes(graph: Graph, outputs: readonly number[] = graph.outputs.map((o) => o.value)): Node[] {
   const live = new Set<number>();

@@ -8,7 +8,7 @@
 import { RoadsterError } from '../errors.ts';
 import type { ModelConfig } from '../io/config/index.ts';
 import { openCheckpoint } from '../io/safetensors/index.ts';
-import type { TensorSpec } from './llama/checkpoint-names.ts';
+import type { WeightSpec } from './llama/checkpoint-names.ts';
 
 export interface Weight {
   readonly shape: readonly number[];
@@ -19,7 +19,7 @@ export interface Weight {
 const IGNORED: readonly RegExp[] = [/\.rotary_emb\.inv_freq$/, /^lm_head\.weight$/];
 
 /** Validates and reads every tensor in `specs` from the checkpoint in `folder`; any other tensor is an error. */
-export function loadWeights(folder: string, specs: readonly TensorSpec[], config: ModelConfig): Map<string, Weight> {
+export function loadWeights(folder: string, specs: readonly WeightSpec[], config: ModelConfig): Map<string, Weight> {
   const reader = openCheckpoint(folder);
   try {
     const missing = specs.filter((s) => !reader.has(s.name)).map((s) => s.name);

@@ -1,7 +1,7 @@
 // Matmul throughput of the runtime: x[m,k] (a graph input) @ W (an initializer [k,n], or [n,k] with transB),
 // median wall time per run over `iters` after `warmup` runs, as GFLOP/s (with `quantize: "int8"`, W is an int8
 // weight and the FLOPs are counted as for float32). Used to check that sessions reach the
-// speeds DESIGN.md measured (1 / 2 threads: 140–180 / 200–330 GFLOP/s on 2 AVX-512 cores).
+// speeds docs/design.md records (1 / 2 threads: 140–180 / 200–330 GFLOP/s on 2 AVX-512 cores).
 
 import { GraphBuilder } from '../graph/tracer.ts';
 import { float32 } from './host-tensor.ts';
@@ -23,7 +23,7 @@ export interface BenchResult {
   readonly gflops: number;
 }
 
-/** The shapes DESIGN.md's engine comparison used (SmolLM2-135M projections and a square one). */
+/** The shapes of the engine comparison in docs/design.md (SmolLM2-135M projections and a square one). */
 export const DEFAULT_BENCH_CASES: readonly BenchCase[] = [
   { m: 512, k: 576, n: 1536 },
   { m: 512, k: 1536, n: 576 },

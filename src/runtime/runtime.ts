@@ -13,6 +13,7 @@ import { serializeModel } from '../graph/onnx/serialize.ts';
 import { quantizeFrozenMatMuls } from '../graph/quantize.ts';
 import { CompiledGraph, type OptimizationLevel } from './compiled-graph.ts';
 import { ObjectIds, graphSignature } from './signature.ts';
+import { QUANTIZE_WEIGHTS, type QuantizeWeights } from './quantize-weights.ts';
 
 /** Session settings shared by every graph a Runtime compiles. */
 export interface RuntimeOptions {
@@ -37,9 +38,7 @@ export interface RuntimeOptions {
   readonly quantizeWeights?: QuantizeWeights;
 }
 
-/** Weight quantization of frozen matmuls (see RuntimeOptions.quantizeWeights). */
-export type QuantizeWeights = 'none' | 'int8' | 'int8-all';
-export const QUANTIZE_WEIGHTS: readonly QuantizeWeights[] = ['none', 'int8', 'int8-all'];
+export { QUANTIZE_WEIGHTS, type QuantizeWeights };
 
 /** Per-graph options of `Runtime.compile`. */
 export interface CompileOptions {

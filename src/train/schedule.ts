@@ -1,8 +1,6 @@
 // Learning-rate schedules as transformers' get_scheduler: linear warmup from 0, then constant, linear decay to
 // 0, or cosine decay to 0 (half a period), over `totalSteps` optimizer steps.
 
-import { RoadsterError } from '../errors.ts';
-
 export type ScheduleKind = 'constant' | 'linear' | 'cosine';
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 
@@ -24,9 +22,4 @@ export function lrFactor(s: Schedule, step: number): number {
     case 'cosine':
       return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
   }
-}
-
-export function parseScheduleKind(value: string): ScheduleKind {
-  if ((SCHEDULE_KINDS as readonly string[]).includes(value)) return value as ScheduleKind;
-  throw new RoadsterError('E_USAGE', `unknown learning-rate schedule "${value}"; use one of ${SCHEDULE_KINDS.join(', ')}`);
 }

@@ -1,11 +1,11 @@
-// The `roadster` command: spawned through bin/roadster.js as a user runs it (JSON output of `bench matmul`,
+// The `roadster` command: spawned from its sources as a process (JSON output of `bench matmul`,
 // greedy ids of `generate`, the error format and exit codes), and in process through `runCli` for the cheaper
 // checks (usage errors, `preset write` refusing a non-empty folder, streamed text of `generate --prompt`).
 // The Hub is never contacted: HF_HUB_OFFLINE=1 and an empty cache in a temporary folder.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +18,16 @@ import { TINY_LLAMA, fixture } from '../support/fixtures.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'roadster.js');
+// the sources through tsx, so the test sees the code as it is (bin/roadster.js runs the build; the package test
+// runs that)
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const GPT2 = fileURLToPath(new URL('../fixtures/tokenizers/gpt2/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 const ENV = { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'hub-cache'), HF_TOKEN: '' };
 
 function roadster(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -83,6 +85,17 @@ describe('roadster (spawned)', () => {
     assert.match(r.stderr, /^error \[E_NOT_FOUND\]: .*no\/such\/model-folder/m);
     assert.equal(r.stdout, '');
   });
+
+  test('bench cli-startup --json times --version, --help and inspect --help beside bare node', () => {
+    const r = roadster('bench', 'cli-startup', '--runs', '1', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { runs: number; command: string[]; nodeBaseline: { medianMs: number }; cases: { args: string[]; medianMs: number }[] };
+    assert.equal(json.runs, 1);
+    assert.equal(json.command.at(-1), MAIN);
+    assert.ok(json.nodeBaseline.medianMs > 0);
+    assert.deepEqual(json.cases.map((c) => c.args.join(' ')), ['--version', '--help', 'inspect --help']);
+    assert.ok(json.cases.every((c) => c.medianMs > 0));
+  });
 });
 
 describe('roadster (in process)', () => {
@@ -104,6 +117,16 @@ describe('roadster (in process)', () => {
     const help = await runInProcess('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /generate/);
+  });
+
+  test('--version prints the package version; output has no ANSI codes with NO_COLOR or without a terminal', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) assert.deepEqual(await runInProcess(flag), { code: 0, stdout: `${version}\n`, stderr: '' });
+    const noColor = await runCliCaptured(['train', '--help'], { ...ENV, NO_COLOR: '1' }, { tty: true });
+    const piped = await runCliCaptured(['train', '--no-such-flag'], ENV);
+    assert.equal(noColor.code, 0);
+    assert.equal(piped.code, 2);
+    for (const text of [noColor.stdout, piped.stderr]) assert.doesNotMatch(text, /\x1b\[/);
   });
 
   test('preset write refuses a non-empty folder without --force', async () => {

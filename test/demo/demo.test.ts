@@ -54,15 +54,18 @@ test('an existing output folder is refused and left untouched', async () => {
   assert.deepEqual(readdirSync(out), ['keep.txt']);
 });
 
-test('a corrupted shipped model file is reported, never used', () => {
+test('a corrupted or missing shipped model file is reported, never used', () => {
   verifyShippedModel(SHIPPED_MODEL_DIR);
-  const copy = join(scratch, 'model');
-  cpSync(SHIPPED_MODEL_DIR, copy, { recursive: true });
-  const weights = join(copy, 'model.safetensors');
+  const corrupted = join(scratch, 'corrupted-model');
+  cpSync(SHIPPED_MODEL_DIR, corrupted, { recursive: true });
+  const weights = join(corrupted, 'model.safetensors');
   const bytes = readFileSync(weights);
   bytes[bytes.length - 10] ^= 0xff;
   writeFileSync(weights, bytes);
-  assert.throws(() => verifyShippedModel(copy), { code: 'E_WEIGHTS', message: /model\.safetensors is corrupted/ });
-  rmSync(join(copy, 'tokenizer.json'));
-  assert.throws(() => verifyShippedModel(copy), { code: 'E_WEIGHTS' });
+  assert.throws(() => verifyShippedModel(corrupted), { code: 'E_WEIGHTS', message: /model\.safetensors is corrupted/ });
+  // a separate, otherwise intact copy: the missing file must be what is reported
+  const partial = join(scratch, 'partial-model');
+  cpSync(SHIPPED_MODEL_DIR, partial, { recursive: true });
+  rmSync(join(partial, 'tokenizer.json'));
+  assert.throws(() => verifyShippedModel(partial), { code: 'E_NOT_FOUND', message: /tokenizer\.json is missing/ });
 });

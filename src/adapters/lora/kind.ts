@@ -43,6 +43,8 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<LoraConfig> |
 
 export const LORA_KIND: AdapterKind<LoraConfig> = {
   peftType: 'LORA',
+  prefix: 'lora_',
+  dropoutRate: (config) => config.loraDropout,
   parseConfig: parseLoraFields,
   configJson: loraFieldsJson,
   checkSite() {

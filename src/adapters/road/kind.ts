@@ -60,6 +60,7 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> |
 
 export const ROAD_KIND: AdapterKind<RoadConfig> = {
   peftType: 'ROAD',
+  prefix: 'road_',
   parseConfig: parseRoadFields,
   configJson: roadFieldsJson,
   checkSite(config, site) {

@@ -1,7 +1,6 @@
 // `roadster inspect ADAPTER_DIR`: an adapter's config, trainable parameter count (and share of the base model
 // with --model), and per-module statistics of its parameters (RoAd: angles θ and scales α).
 
-import type { Command } from 'commander';
 import { inspectAdapter } from '../../adapters/inspect.ts';
 import { savedHeadLabels } from '../../adapters/peft-files.ts';
 import { hubOptionsFromEnv } from '../../io/hub/index.ts';
@@ -9,7 +8,7 @@ import { AutoModelForCausalLM } from '../../models/auto.ts';
 import { withClassificationHead } from '../../models/sequence-classification.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
 
-interface InspectOptions {
+export interface InspectOptions {
   readonly model?: string;
   readonly offline?: boolean;
   readonly json?: boolean;
@@ -17,7 +16,8 @@ interface InspectOptions {
 
 const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4));
 
-async function inspect(dir: string, opts: InspectOptions, io: CliIo): Promise<void> {
+/** `roadster inspect ADAPTER_DIR`. */
+export async function inspect(dir: string, opts: InspectOptions, io: CliIo): Promise<void> {
   const hub = hubOptionsFromEnv(io.env);
   const model = opts.model ? await AutoModelForCausalLM.fromPretrained(opts.model, { ...hub, offline: opts.offline === true || hub.offline === true }) : undefined;
   // an adapter with a classification head fits the model as a classifier with that many labels
@@ -33,15 +33,4 @@ async function inspect(dir: string, opts: InspectOptions, io: CliIo): Promise<vo
   io.stdout.write(`trainable parameters: ${report.trainableParameters.toLocaleString('en-US')}${share}\n\n`);
   const rows = report.modules.flatMap((m) => Object.entries(m.params).map(([p, s]) => [m.module, p, s.count, fmt(s.mean), fmt(s.std), fmt(s.min), fmt(s.max)]));
   io.stdout.write(formatTable(['module', 'param', 'count', 'mean', 'std', 'min', 'max'], rows));
-}
-
-export function registerInspect(program: Command, io: CliIo): void {
-  program
-    .command('inspect')
-    .description('show an adapter folder: config, parameter count, per-module statistics')
-    .argument('<adapterDir>', 'PEFT adapter folder')
-    .option('--model <idOrDir>', 'base model: validates the fit and gives the trainable share')
-    .option('--offline', 'use only local folders and the cache')
-    .option('--json', 'print JSON')
-    .action((dir: string, opts: InspectOptions) => inspect(dir, opts, io));
 }

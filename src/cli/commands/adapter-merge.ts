@@ -9,7 +9,6 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { adapterBaseWarnings } from '../../adapters/base-match.ts';
 import { savedHeadLabels } from '../../adapters/peft-files.ts';
 import { PeftModel } from '../../adapters/peft-model.ts';
@@ -21,7 +20,7 @@ import { withClassificationHead } from '../../models/sequence-classification.ts'
 import { Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
 
-interface MergeOptions {
+export interface MergeOptions {
   readonly model: string;
   readonly adapter: string;
   readonly out: string;
@@ -51,7 +50,8 @@ async function tokenizerFiles(model: string, hub: HubOptions): Promise<Map<strin
   return files;
 }
 
-async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
+/** `roadster merge`. */
+export async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
   checkMergeOut(opts.out, opts.model, opts.adapter, opts.force === true);
   const env = hubOptionsFromEnv(io.env);
   const hub = { ...env, offline: opts.offline === true || env.offline === true };
@@ -90,19 +90,4 @@ async function merge(opts: MergeOptions, io: CliIo): Promise<void> {
   } finally {
     await runtime.release();
   }
-}
-
-export function registerMerge(program: Command, io: CliIo): void {
-  program
-    .command('merge')
-    .description('merge a PEFT adapter (RoAd or LoRA) into its base model and save a plain model folder')
-    .requiredOption('--model <idOrDir>', 'base model folder, or Hub repo id (through the Hugging Face cache)')
-    .requiredOption('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
-    .requiredOption('--out <dir>', 'folder to write the merged model to')
-    .option('--safe-merge', 'refuse to write weights that are not finite')
-    .option('--force', 'replace --out when it holds an earlier merge (a folder with roadster-merge.json)')
-    .option('--offline', 'use only local folders and the cache')
-    .option('--json', 'print a JSON summary')
-    .option('--label-names <names>', 'class names of a SEQ_CLS adapter\'s head, comma-separated by class index (config.json id2label)')
-    .action((opts: MergeOptions) => merge(opts, io));
 }

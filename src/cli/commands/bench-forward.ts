@@ -4,16 +4,15 @@
 // random token ids; reports the median, tokens/s and the process's peak RSS as JSON (--json) or text.
 
 import { availableParallelism } from 'node:os';
-import { type Command, Option } from 'commander';
-import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import { PRESETS, type PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { median, randomIds } from '../bench-inputs.ts';
-import { intAtLeast, quantizeOption } from '../options.ts';
-import { PRESET_DTYPES, type PresetDtype, ensurePresetFolder } from '../preset-cache.ts';
+import type { PresetDtype } from '../options.ts';
+import { ensurePresetFolder } from '../preset-cache.ts';
 
-interface ForwardOptions {
+export interface ForwardOptions {
   readonly preset: PresetName;
   readonly batch: number;
   readonly seq: number;
@@ -107,30 +106,16 @@ export async function benchForward(opts: ForwardOptions, log: (line: string) => 
   }
 }
 
-export function registerBenchForward(bench: Command, io: CliIo): void {
-  bench
-    .command('forward')
-    .description('float32 forward passes of a preset-shaped model with random weights')
-    .addOption(new Option('--preset <name>', 'model shape').choices(PRESET_NAMES).makeOptionMandatory())
-    .option('--batch <n>', 'sequences per run', intAtLeast(1), 4)
-    .option('--seq <n>', 'tokens per sequence', intAtLeast(1), 256)
-    .option('--steps <n>', 'timed runs (the median is reported)', intAtLeast(1), 5)
-    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
-    .addOption(new Option('--dtype <dtype>', 'storage dtype of the cached preset weights').choices(PRESET_DTYPES).default('BF16'))
-    .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
-    .option('--cache-dir <dir>', 'where preset folders are cached (default: <tmpdir>/roadster-presets)')
-    .addOption(quantizeOption())
-    .option('--json', 'print JSON instead of text')
-    .action(async (opts: ForwardOptions) => {
-      const result = await benchForward(opts, (line) => io.stderr.write(`${line}\n`));
-      if (opts.json) {
-        printJson(io, result);
-        return;
-      }
-      io.stdout.write(
-        `${result.preset}: batch ${result.batch} x seq ${result.seq}, ${result.threads} threads: median ${result.medianMs.toFixed(1)} ms, ` +
-          `${result.tokensPerSecond.toFixed(0)} tokens/s; session ${result.sessionCreateMs.toFixed(0)} ms, peak RSS ${result.peakRssMB.toFixed(0)} MB` +
-          `${result.externalData ? ' (external data)' : ''}\n`,
-      );
-    });
+/** `roadster bench forward`: progress lines on stderr, the result on stdout. */
+export async function runBenchForward(opts: ForwardOptions, io: CliIo): Promise<void> {
+  const result = await benchForward(opts, (line) => io.stderr.write(`${line}\n`));
+  if (opts.json) {
+    printJson(io, result);
+    return;
+  }
+  io.stdout.write(
+    `${result.preset}: batch ${result.batch} x seq ${result.seq}, ${result.threads} threads: median ${result.medianMs.toFixed(1)} ms, ` +
+      `${result.tokensPerSecond.toFixed(0)} tokens/s; session ${result.sessionCreateMs.toFixed(0)} ms, peak RSS ${result.peakRssMB.toFixed(0)} MB` +
+      `${result.externalData ? ' (external data)' : ''}\n`,
+  );
 }

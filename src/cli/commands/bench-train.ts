@@ -4,12 +4,11 @@
 // FLOPs reach (forward, plus the input gradients of the frozen projections and attention in backward).
 
 import { availableParallelism } from 'node:os';
-import { type Command, Option } from 'commander';
 import { loraConfig } from '../../adapters/lora/config.ts';
 import { PeftModel } from '../../adapters/peft-model.ts';
 import { roadConfig } from '../../adapters/road/config.ts';
-import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
-import { PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import type { RoadVariant } from '../../adapters/road/math.ts';
+import type { PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
 import { benchMatmul } from '../../runtime/bench-matmul.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
@@ -17,10 +16,9 @@ import { AdamW } from '../../train/optimizer.ts';
 import { peftParameterName } from '../../adapters/peft-model.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { median, randomIds } from '../bench-inputs.ts';
-import { intAtLeast, quantizeOption } from '../options.ts';
 import { ensurePresetFolder } from '../preset-cache.ts';
 
-interface TrainBenchOptions {
+export interface TrainBenchOptions {
   readonly preset: PresetName;
   readonly batch: number;
   readonly seq: number;
@@ -121,29 +119,12 @@ export async function benchTrain(opts: TrainBenchOptions, log: (line: string) =>
   }
 }
 
-export function registerBenchTrain(bench: Command, io: CliIo): void {
-  bench
-    .command('train')
-    .description('adapter training steps (loss + gradients in one ONNX Runtime run, AdamW) on a preset-shaped model')
-    .addOption(new Option('--preset <name>', 'model shape').choices(PRESET_NAMES).makeOptionMandatory())
-    .option('--batch <n>', 'sequences per step', intAtLeast(1), 4)
-    .option('--seq <n>', 'tokens per sequence', intAtLeast(2), 256)
-    .option('--steps <n>', 'timed steps (the median is reported)', intAtLeast(1), 5)
-    .addOption(new Option('--method <m>', 'adapter method').choices(['road', 'lora']).default('road'))
-    .addOption(new Option('--variant <v>', 'RoAd variant').choices(ROAD_VARIANTS).default('road_1'))
-    .option('--group-size <n>', 'RoAd group size', intAtLeast(2), 64)
-    .option('--rank <n>', 'LoRA rank', intAtLeast(1), 8)
-    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
-    .option('--seed <n>', 'seed of the weights and token ids', intAtLeast(0), 0)
-    .option('--recompute', 'recompute layers in backward and chunk the loss (less memory, one more forward)')
-    .addOption(quantizeOption())
-    .option('--json', 'print JSON instead of text')
-    .action(async (opts: TrainBenchOptions) => {
-      const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));
-      if (opts.json) return printJson(io, result);
-      io.stdout.write(
-        `${result.preset} ${result.method}${result.quantize === 'none' ? '' : ` (${result.quantize} weights)`}: batch ${result.batch} x seq ${result.seq}: median step ${result.medianMs.toFixed(0)} ms, ` +
-          `${result.tokensPerSecond.toFixed(0)} tokens/s, ${result.achievedGflops.toFixed(0)} GFLOP/s (${(100 * result.shareOfMatmulPeak).toFixed(0)}% of the measured matmul peak), peak RSS ${result.peakRssMB.toFixed(0)} MB\n`,
-      );
-    });
+/** `roadster bench train`: progress lines on stderr, the result on stdout. */
+export async function runBenchTrain(opts: TrainBenchOptions, io: CliIo): Promise<void> {
+  const result = await benchTrain(opts, (line) => io.stderr.write(`${line}\n`));
+  if (opts.json) return printJson(io, result);
+  io.stdout.write(
+    `${result.preset} ${result.method}${result.quantize === 'none' ? '' : ` (${result.quantize} weights)`}: batch ${result.batch} x seq ${result.seq}: median step ${result.medianMs.toFixed(0)} ms, ` +
+      `${result.tokensPerSecond.toFixed(0)} tokens/s, ${result.achievedGflops.toFixed(0)} GFLOP/s (${(100 * result.shareOfMatmulPeak).toFixed(0)}% of the measured matmul peak), peak RSS ${result.peakRssMB.toFixed(0)} MB\n`,
+  );
 }

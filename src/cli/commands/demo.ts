@@ -3,16 +3,14 @@
 // Progress bars on a terminal (plain lines otherwise); --json prints the report.
 
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_DEMO_OPTIONS, type DemoReport, runDemo } from '../../demo/run-demo.ts';
 import { SHIPPED_MODEL_DIR } from '../../demo/shipped-model.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
-import { type CliIo, printJson } from '../io.ts';
-import { intAtLeast, quantizeOption } from '../options.ts';
+import { type CliIo, printJson, showsProgressBars } from '../io.ts';
 import { trainProgress } from '../train/progress.ts';
 
-interface DemoFlags {
+export interface DemoFlags {
   readonly out: string;
   readonly steps: number;
   readonly trainPerClass: number;
@@ -40,7 +38,8 @@ function printReport(io: CliIo, r: DemoReport): void {
   out(`adapter: ${r.outDir}/road (PEFT format); merged model: ${r.merged.dir}; report: ${r.outDir}/demo-report.json; ${r.timeSeconds.toFixed(0)} s in all`);
 }
 
-async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
+/** `roadster demo`. */
+export async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
   const runtime = new Runtime({ threads: flags.threads ?? availableParallelism(), quantizeWeights: flags.quantize });
   const progress = trainProgress(io, { logEvery: 10 });
   try {
@@ -54,7 +53,7 @@ async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
           return progress.hooks;
         },
         classifying: (what, total) => {
-          if (io.stderr.isTTY !== true) {
+          if (!showsProgressBars(io)) {
             io.stderr.write(`classifying ${total} test e-mails with the ${what} ...\n`);
             return () => {};
           }
@@ -70,19 +69,4 @@ async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
     progress.stop();
     await runtime.release();
   }
-}
-
-export function registerDemo(program: Command, io: CliIo): void {
-  program
-    .command('demo')
-    .description('offline main job: RoAd vs base model vs LoRA on spam/ham e-mail classification, then merge')
-    .option('--out <dir>', 'output folder (must not exist or be empty)', 'roadster-demo')
-    .option('--steps <n>', 'training steps of each adapter', intAtLeast(1), DEFAULT_DEMO_OPTIONS.steps)
-    .option('--train-per-class <n>', 'training e-mails per class', intAtLeast(1), DEFAULT_DEMO_OPTIONS.trainPerClass)
-    .option('--test-per-class <n>', 'test e-mails per class', intAtLeast(1), DEFAULT_DEMO_OPTIONS.testPerClass)
-    .option('--skip-lora', 'do not train the LoRA comparison')
-    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
-    .addOption(quantizeOption())
-    .option('--json', 'print the report as JSON')
-    .action((flags: DemoFlags) => demo(flags, io));
 }

@@ -4,7 +4,6 @@
 // ids are printed, comma-separated. Only the new tokens are printed, not the prompt.
 
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
 import { greedyGenerate } from '../../generate/greedy.ts';
 import { hubOptionsFromEnv } from '../../io/hub/index.ts';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
@@ -12,10 +11,9 @@ import { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from 
 import type { CausalLM } from '../../models/causal-lm.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, usageError } from '../io.ts';
-import { intAtLeast, quantizeOption, tokenIdList } from '../options.ts';
 import { downloadReporter } from '../progress.ts';
 
-interface GenerateOptions {
+export interface GenerateOptions {
   readonly model: string;
   readonly prompt?: string;
   readonly ids?: number[];
@@ -53,7 +51,8 @@ class TextStream {
   }
 }
 
-async function generate(opts: GenerateOptions, io: CliIo): Promise<void> {
+/** `roadster generate`. */
+export async function generate(opts: GenerateOptions, io: CliIo): Promise<void> {
   if ((opts.prompt === undefined) === (opts.ids === undefined)) throw usageError('give exactly one of --prompt TEXT and --ids 1,2,3.');
   const hub = hubOptionsFromEnv(io.env);
   const progress = downloadReporter(io);
@@ -99,19 +98,4 @@ async function generate(opts: GenerateOptions, io: CliIo): Promise<void> {
   }
   if (text) text.end();
   else io.stdout.write('\n');
-}
-
-export function registerGenerate(program: Command, io: CliIo): void {
-  program
-    .command('generate')
-    .description('greedy generation from a model folder or Hub id (no KV cache yet)')
-    .requiredOption('--model <idOrDir>', 'model folder, or Hub repo id (through the Hugging Face cache)')
-    .option('--prompt <text>', 'prompt text (needs the model\'s tokenizer.json)')
-    .option('--ids <ids>', 'prompt token ids, comma-separated (for folders without a tokenizer); prints ids', tokenIdList)
-    .option('--max-new-tokens <n>', 'tokens to generate at most', intAtLeast(0), 32)
-    .option('--revision <rev>', 'branch, tag or commit of a Hub repo (default main)')
-    .option('--offline', 'use only local folders and the cache (as HF_HUB_OFFLINE=1)')
-    .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
-    .addOption(quantizeOption())
-    .action((opts: GenerateOptions) => generate(opts, io));
 }

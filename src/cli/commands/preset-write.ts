@@ -3,14 +3,12 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
-import { PRESETS, PRESET_NAMES, type PresetName } from '../../io/config/index.ts';
+import { PRESETS, type PresetName } from '../../io/config/index.ts';
 import { writeRandomModel } from '../../models/random-model.ts';
 import { type CliIo, usageError } from '../io.ts';
-import { intAtLeast } from '../options.ts';
-import { PRESET_DTYPES, type PresetDtype } from '../preset-cache.ts';
+import type { PresetDtype } from '../options.ts';
 
-interface PresetWriteOptions {
+export interface PresetWriteOptions {
   readonly preset: PresetName;
   readonly out: string;
   readonly dtype: PresetDtype;
@@ -34,20 +32,11 @@ function checkOutFolder(out: string, force: boolean): void {
   }
 }
 
-export function registerPresetWrite(preset: Command, io: CliIo): void {
-  preset
-    .command('write')
-    .description('write a preset model folder (exact config.json, random weights)')
-    .addOption(new Option('--preset <name>', 'which model').choices(PRESET_NAMES).makeOptionMandatory())
-    .requiredOption('--out <dir>', 'folder to write (created; must be empty unless --force)')
-    .addOption(new Option('--dtype <dtype>', 'storage dtype of the weights').choices(PRESET_DTYPES).default('BF16'))
-    .option('--seed <n>', 'seed of the random weights', intAtLeast(0), 0)
-    .option('--force', 'write into a non-empty folder')
-    .action((opts: PresetWriteOptions) => {
-      const out = resolve(opts.out);
-      checkOutFolder(out, opts.force === true);
-      const params = writeRandomModel(out, PRESETS[opts.preset].configJson, { seed: opts.seed, dtype: opts.dtype });
-      io.stdout.write(`wrote ${opts.preset} (config of ${PRESETS[opts.preset].repoId}, ${params.toLocaleString('en-US')} parameters, ` +
-        `${opts.dtype}, seed ${opts.seed}) to ${out}\n`);
-    });
+/** `roadster preset write`. */
+export function presetWrite(opts: PresetWriteOptions, io: CliIo): void {
+  const out = resolve(opts.out);
+  checkOutFolder(out, opts.force === true);
+  const params = writeRandomModel(out, PRESETS[opts.preset].configJson, { seed: opts.seed, dtype: opts.dtype });
+  io.stdout.write(`wrote ${opts.preset} (config of ${PRESETS[opts.preset].repoId}, ${params.toLocaleString('en-US')} parameters, ` +
+    `${opts.dtype}, seed ${opts.seed}) to ${out}\n`);
 }

@@ -7,7 +7,6 @@
 
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
 import type { AdapterConfig } from '../../adapters/kinds.ts';
 import { loraConfig } from '../../adapters/lora/config.ts';
 import { PeftModel } from '../../adapters/peft-model.ts';
@@ -26,7 +25,7 @@ import { Trainer, type TrainReport } from '../../train/trainer.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
 import { downloadReporter } from '../progress.ts';
 import { type DataReport, dataWarnings, loadRunData } from '../train/data.ts';
-import { roadsterFlagFor, trainOptions, type TrainFlags } from '../train/flags.ts';
+import type { TrainFlags } from '../train/flags.ts';
 import { checkOutDir, clearInterruptedRun, prepareOutDir } from '../train/out-dir.ts';
 import { releaseOnExit } from '../train/out-lock.ts';
 import { trainProgress } from '../train/progress.ts';
@@ -112,7 +111,8 @@ function printReport(io: CliIo, r: TrainCommandReport): void {
   io.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join(''));
 }
 
-async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<void> {
+/** `roadster train`. */
+export async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<void> {
   const { config, ...cliFlags } = cli;
   const settings = resolveSettings(mergeFlags(config === undefined ? {} : readConfigFile(config), cliFlags));
   const plan = checkOutDir(settings.out, settings.resume);
@@ -184,22 +184,4 @@ async function train(cli: TrainFlags & { config?: string }, io: CliIo): Promise<
     progress.stop();
     await runtime.release();
   }
-}
-
-export function registerTrain(program: Command, io: CliIo): void {
-  const command = program
-    .command('train')
-    .description('fine-tune a RoAd or LoRA adapter on a JSONL file (flags, or a JSON/YAML --config file)')
-    .option('--config <file>', 'JSON or YAML file of settings: the flags\' names in camelCase or kebab-case; flags override it');
-  for (const option of trainOptions()) command.addOption(option);
-  // commander suggests the closest name by spelling (--save-steps -> --max-steps); transformers' names get ours
-  const unknownOption = (command as unknown as { unknownOption(flag: string): never }).unknownOption.bind(command);
-  Object.assign(command, {
-    unknownOption: (flag: string): never => {
-      const ours = roadsterFlagFor(flag);
-      if (ours === undefined) return unknownOption(flag);
-      return command.error(`error: unknown option '${flag}'\n(roadster's name for transformers' ${flag} is ${ours})`, { code: 'commander.unknownOption' });
-    },
-  });
-  command.action((opts: TrainFlags & { config?: string }) => train(opts, io));
 }

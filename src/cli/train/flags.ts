@@ -4,10 +4,12 @@
 
 import { InvalidArgumentError, Option } from 'commander';
 import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
-import { DATA_FORMATS, LABEL_MODES, type DataFormat, type LabelMode, type LabelNames } from '../../train/data/index.ts';
+import { DATA_FORMATS, type DataFormat } from '../../train/data/formats.ts';
+import type { LabelNames } from '../../train/data/labels.ts';
+import { LABEL_MODES, type LabelMode } from '../../train/data/tokenize.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../train/schedule.ts';
-import { DEFAULT_TRAIN_CONFIG } from '../../train/trainer.ts';
-import { QUANTIZE_WEIGHTS, type QuantizeWeights } from '../../runtime/index.ts';
+import { DEFAULT_TRAIN_CONFIG } from '../../train/config.ts';
+import { QUANTIZE_WEIGHTS, type QuantizeWeights } from '../../runtime/quantize-weights.ts';
 
 /** What the user gave, on the command line or in the config file (every flag optional here). */
 export interface TrainFlags {

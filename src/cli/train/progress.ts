@@ -5,7 +5,7 @@
 
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { EvalRecord, StepRecord, TrainHooks } from '../../train/trainer.ts';
-import type { CliIo } from '../io.ts';
+import { type CliIo, showsProgressBars } from '../io.ts';
 
 export interface TrainProgress {
   readonly hooks: TrainHooks;
@@ -48,7 +48,7 @@ class Eta {
 
 export function trainProgress(io: CliIo, options: { readonly logEvery: number }): TrainProgress {
   const eta = new Eta();
-  if (io.stderr.isTTY !== true) {
+  if (!showsProgressBars(io)) {
     const write = (line: string) => io.stderr.write(`${line}\n`);
     return {
       hooks: {

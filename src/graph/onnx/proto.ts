@@ -10,7 +10,6 @@ import type { Dim } from '../dim.ts';
 /** The protobufjs message classes (`onnx.ModelProto.encode`, ...). */
 export const onnx = onnxProto.onnx;
 export type ModelProto = OnnxTypes.IModelProto;
-export type GraphProto = OnnxTypes.IGraphProto;
 export type NodeProto = OnnxTypes.INodeProto;
 export type TensorProto = OnnxTypes.ITensorProto;
 export type ValueInfoProto = OnnxTypes.IValueInfoProto;

@@ -15,14 +15,14 @@ import {
   numberToBf16Bits,
   numberToF16Bits,
   tensorDataToBytes,
-  type Dtype,
+  type SafetensorsDtype,
 } from './dtypes.ts';
 import { assertRoadsterError } from './test-support.ts';
 
 test('dtype table: sizes, and ranks in the Rust enum order', () => {
   const sizes = Object.fromEntries(Object.entries(DTYPES).map(([d, info]) => [d, info.byteSize]));
   assert.deepEqual(sizes, { BOOL: 1, U8: 1, I8: 1, I16: 2, F16: 2, BF16: 2, I32: 4, F32: 4, F64: 8, I64: 8 });
-  const byRank = (Object.keys(DTYPES) as Dtype[]).sort((a, b) => DTYPES[b].rustRank - DTYPES[a].rustRank);
+  const byRank = (Object.keys(DTYPES) as SafetensorsDtype[]).sort((a, b) => DTYPES[b].rustRank - DTYPES[a].rustRank);
   assert.deepEqual(byRank, ['I64', 'F64', 'F32', 'I32', 'BF16', 'F16', 'I16', 'I8', 'U8', 'BOOL']);
 });
 

@@ -7,7 +7,7 @@
 import { RoadsterError } from '../../errors.ts';
 
 /** The element types roadster reads and writes (a subset of the Rust crate's `Dtype`). */
-export type Dtype = 'F64' | 'I64' | 'F32' | 'I32' | 'BF16' | 'F16' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type SafetensorsDtype = 'F64' | 'I64' | 'F32' | 'I32' | 'BF16' | 'F16' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 /** The float element types, the ones `decodeFloats` and `encodeFloat32` accept. */
 export type FloatDtype = 'F64' | 'F32' | 'BF16' | 'F16';
@@ -25,8 +25,8 @@ export interface DtypeInfo {
   readonly isFloat: boolean;
 }
 
-/** Every dtype's facts; a mapped type over `Dtype`, so a missing entry is a compile error. */
-export const DTYPES: { readonly [D in Dtype]: DtypeInfo } = {
+/** Every dtype's facts; a mapped type over `SafetensorsDtype`, so a missing entry is a compile error. */
+export const DTYPES: { readonly [D in SafetensorsDtype]: DtypeInfo } = {
   BOOL: { byteSize: 1, rustRank: 0, isFloat: false },
   U8: { byteSize: 1, rustRank: 1, isFloat: false },
   I8: { byteSize: 1, rustRank: 2, isFloat: false },
@@ -44,17 +44,17 @@ export const DTYPES: { readonly [D in Dtype]: DtypeInfo } = {
 };
 
 /** True when `name` is one of the supported dtype strings (as written in a safetensors header). */
-export function isDtype(name: unknown): name is Dtype {
+export function isDtype(name: unknown): name is SafetensorsDtype {
   return typeof name === 'string' && Object.hasOwn(DTYPES, name);
 }
 
 /** True when `dtype` is a float dtype. */
-export function isFloatDtype(dtype: Dtype): dtype is FloatDtype {
+export function isFloatDtype(dtype: SafetensorsDtype): dtype is FloatDtype {
   return DTYPES[dtype].isFloat;
 }
 
 /** Bytes per element of `dtype`. */
-export function dtypeByteSize(dtype: Dtype): number {
+export function dtypeByteSize(dtype: SafetensorsDtype): number {
   return DTYPES[dtype].byteSize;
 }
 
@@ -146,7 +146,7 @@ function alignedBuffer(bytes: Uint8Array, size: number): { buffer: ArrayBuffer; 
   return { buffer: bytes.slice().buffer, byteOffset: 0 };
 }
 
-function elementCount(bytes: Uint8Array, dtype: Dtype): number {
+function elementCount(bytes: Uint8Array, dtype: SafetensorsDtype): number {
   const size = DTYPES[dtype].byteSize;
   if (bytes.byteLength % size !== 0) {
     throw new RoadsterError(
@@ -157,7 +157,7 @@ function elementCount(bytes: Uint8Array, dtype: Dtype): number {
   return bytes.byteLength / size;
 }
 
-function requireFloat(dtype: Dtype): asserts dtype is FloatDtype {
+function requireFloat(dtype: SafetensorsDtype): asserts dtype is FloatDtype {
   if (!isFloatDtype(dtype)) {
     throw new RoadsterError(
       'E_DTYPE',
@@ -170,7 +170,7 @@ function requireFloat(dtype: Dtype): asserts dtype is FloatDtype {
  * Decode little-endian float data of `dtype` to a Float32Array. F32 data that is 4-byte aligned is returned
  * as a view (no copy); F16 and BF16 are exact; F64 is rounded to nearest float32.
  */
-export function decodeToFloat32(bytes: Uint8Array, dtype: Dtype): Float32Array {
+export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype): Float32Array {
   requireFloat(dtype);
   assertLittleEndianHost();
   const n = elementCount(bytes, dtype);
@@ -201,7 +201,7 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: Dtype): Float32Array {
 }
 
 /** Decode little-endian float data of `dtype` to a Float64Array (exact for every float dtype). */
-export function decodeToFloat64(bytes: Uint8Array, dtype: Dtype): Float64Array {
+export function decodeToFloat64(bytes: Uint8Array, dtype: SafetensorsDtype): Float64Array {
   requireFloat(dtype);
   assertLittleEndianHost();
   const n = elementCount(bytes, dtype);
@@ -257,7 +257,7 @@ export type TensorData =
  * other typed arrays must match their dtype (Int32Array ↔ I32, BigInt64Array ↔ I64, Float64Array ↔ F64, ...).
  * Matching data is returned as a view, not a copy.
  */
-export function tensorDataToBytes(data: TensorData, dtype: Dtype): Uint8Array {
+export function tensorDataToBytes(data: TensorData, dtype: SafetensorsDtype): Uint8Array {
   assertLittleEndianHost();
   const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof Uint8Array) return data;
@@ -275,7 +275,7 @@ export function tensorDataToBytes(data: TensorData, dtype: Dtype): Uint8Array {
   return ok ? view : mismatch(data, dtype);
 }
 
-function mismatch(data: TensorData, dtype: Dtype): never {
+function mismatch(data: TensorData, dtype: SafetensorsDtype): never {
   throw new RoadsterError(
     'E_DTYPE',
     `cannot store a ${data.constructor.name} as ${dtype}; pass raw bytes (Uint8Array), a Float32Array for a ` +

@@ -5,7 +5,7 @@
 // a 100 MB header bound, and tensors that, sorted by offset, tile the whole data buffer with no overlap or hole.
 
 import { RoadsterError } from '../../errors.ts';
-import { DTYPES, isDtype, type Dtype } from './dtypes.ts';
+import { DTYPES, isDtype, type SafetensorsDtype } from './dtypes.ts';
 
 /** Largest header the reader accepts, in bytes (the Rust crate's `MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -15,7 +15,7 @@ export const HEADER_LENGTH_BYTES = 8;
 
 /** Where one tensor lives and what it holds. */
 export interface TensorInfo {
-  readonly dtype: Dtype;
+  readonly dtype: SafetensorsDtype;
   /** Dimensions, outermost first (row-major); `[]` for a scalar. */
   readonly shape: readonly number[];
   /** `end - begin` of `dataOffsets`, equal to element count × dtype size. */

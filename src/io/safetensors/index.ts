@@ -16,7 +16,7 @@ export {
   numberToBf16Bits,
   numberToF16Bits,
   tensorDataToBytes,
-  type Dtype,
+  type SafetensorsDtype,
   type DtypeInfo,
   type FloatDtype,
   type TensorData,

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import { RoadsterError } from '../../errors.ts';
-import { decodeToFloat32, decodeToFloat64, type Dtype } from './dtypes.ts';
+import { decodeToFloat32, decodeToFloat64, type SafetensorsDtype } from './dtypes.ts';
 import {
   HEADER_LENGTH_BYTES,
   parseHeader,
@@ -15,7 +15,7 @@ import {
 
 /** One tensor's raw little-endian bytes with its dtype and shape. */
 export interface RawTensor {
-  readonly dtype: Dtype;
+  readonly dtype: SafetensorsDtype;
   readonly shape: readonly number[];
   readonly data: Uint8Array;
 }
@@ -30,7 +30,7 @@ export interface SafetensorsReader {
   tensorNames(): string[];
   /** Whether the file holds a tensor called `name`. */
   has(name: string): boolean;
-  /** Dtype, shape, byte length and offsets of a tensor; throws 'E_WEIGHTS' when there is none called `name`. */
+  /** SafetensorsDtype, shape, byte length and offsets of a tensor; throws 'E_WEIGHTS' when there is none called `name`. */
   info(name: string): TensorInfo;
   /** Raw bytes of a tensor (a fresh buffer for files; a view into the buffer for `parseSafetensors`). */
   readTensor(name: string): RawTensor;
@@ -77,7 +77,7 @@ function makeReader(
     const info = lookup(name);
     return { dtype: info.dtype, shape: info.shape, data: fetch(info.dataOffsets[0], info.dataOffsets[1], name) };
   };
-  const asFloat = <T>(name: string, decode: (bytes: Uint8Array, dtype: Dtype) => T): T => {
+  const asFloat = <T>(name: string, decode: (bytes: Uint8Array, dtype: SafetensorsDtype) => T): T => {
     const tensor = readTensor(name);
     try {
       return decode(tensor.data, tensor.dtype);

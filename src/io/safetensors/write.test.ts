@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { writeFileAtomically } from './atomic-write.ts';
-import { DTYPES, type Dtype } from './dtypes.ts';
+import { DTYPES, type SafetensorsDtype } from './dtypes.ts';
 import { openSafetensors, parseSafetensors } from './read.ts';
 import { assertRoadsterError, peftFixture, sha256, withTempDir } from './test-support.ts';
 import { serializeSafetensors, writeSafetensors, type TensorToWrite } from './write.ts';
@@ -87,7 +87,7 @@ test("matches the Rust crate's serialization test vectors", () => {
 });
 
 test('orders tensors by Rust dtype rank, then by name in code-point order', () => {
-  const dtypes = Object.keys(DTYPES) as Dtype[];
+  const dtypes = Object.keys(DTYPES) as SafetensorsDtype[];
   const tensors: TensorToWrite[] = dtypes.map((dtype) => ({
     name: `t_${dtype}`,
     dtype,
@@ -165,7 +165,7 @@ test('rejects bad writer input before touching the disk', () => {
   assertRoadsterError(() => serializeSafetensors({ w: { ...ok, shape: [3] } }), 'E_USAGE', 'tensor "w"', 'needs 12 bytes', 'has 8');
   assertRoadsterError(() => serializeSafetensors([{ name: 'w', ...ok }, { name: 'w', ...ok }]), 'E_USAGE', 'given twice');
   assertRoadsterError(() => serializeSafetensors({ __metadata__: ok }), 'E_USAGE', 'reserved');
-  assertRoadsterError(() => serializeSafetensors({ w: { ...ok, dtype: 'U64' as Dtype } }), 'E_DTYPE', 'tensor "w"', 'U64');
+  assertRoadsterError(() => serializeSafetensors({ w: { ...ok, dtype: 'U64' as SafetensorsDtype } }), 'E_DTYPE', 'tensor "w"', 'U64');
   assertRoadsterError(() => serializeSafetensors({ w: { ...ok, data: new Int32Array(2) } }), 'E_DTYPE', 'tensor "w"', 'Int32Array');
   assertRoadsterError(() => serializeSafetensors({ w: ok }, { n: 1 as unknown as string }), 'E_USAGE', 'metadata "n"');
 });

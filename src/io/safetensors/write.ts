@@ -10,14 +10,14 @@
 
 import { RoadsterError } from '../../errors.ts';
 import { writeFileAtomically } from './atomic-write.ts';
-import { DTYPES, isDtype, tensorDataToBytes, type Dtype, type TensorData } from './dtypes.ts';
+import { DTYPES, isDtype, tensorDataToBytes, type SafetensorsDtype, type TensorData } from './dtypes.ts';
 import { HEADER_LENGTH_BYTES, MAX_HEADER_BYTES } from './header.ts';
 import { compareCodePoints, isWellFormedUnicode } from './json-format.ts';
 
 /** One tensor to write. `data` is raw bytes or a typed array (see `tensorDataToBytes` for the accepted pairs). */
 export interface TensorToWrite {
   readonly name: string;
-  readonly dtype: Dtype;
+  readonly dtype: SafetensorsDtype;
   readonly shape: readonly number[];
   readonly data: TensorData;
 }
@@ -28,7 +28,7 @@ export type TensorsToWrite = readonly TensorToWrite[] | Readonly<Record<string, 
 /** A tensor ready to lay out: validated, with its bytes. */
 export interface PreparedTensor {
   readonly name: string;
-  readonly dtype: Dtype;
+  readonly dtype: SafetensorsDtype;
   readonly shape: readonly number[];
   readonly bytes: Uint8Array;
 }

@@ -4,7 +4,8 @@
 import type { ModelConfig } from '../../io/config/index.ts';
 import type { LinearSite, ProjectionKind } from '../linear.ts';
 
-export interface TensorSpec {
+/** A checkpoint tensor: its Hugging Face name and the shape it must have. */
+export interface WeightSpec {
   readonly name: string;
   readonly shape: readonly number[];
 }
@@ -66,9 +67,9 @@ export function hasBias(config: ModelConfig, kind: ProjectionKind): boolean {
  * Every tensor the checkpoint must contain, with its shape. With `numLabels`, the checkpoint is a
  * *ForSequenceClassification one: `score.weight` [K, C] instead of the untied lm_head.
  */
-export function expectedTensors(config: ModelConfig, numLabels?: number): TensorSpec[] {
+export function expectedTensors(config: ModelConfig, numLabels?: number): WeightSpec[] {
   const { hiddenSize: c, vocabSize: v } = config;
-  const specs: TensorSpec[] = [{ name: names.embed, shape: [v, c] }];
+  const specs: WeightSpec[] = [{ name: names.embed, shape: [v, c] }];
   for (let i = 0; i < config.numHiddenLayers; i++) {
     specs.push({ name: names.inputNorm(i), shape: [c] }, { name: names.postAttentionNorm(i), shape: [c] });
     for (const kind of ALL_PROJECTIONS) {

@@ -6,12 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { TOLERANCE, assertAllClose } from '../../test/support/all-close.ts';
-import type { DType } from '../graph/dtype.ts';
-import { ALL_OPS, Op } from '../graph/ops.ts';
-import { GraphBuilder, type Tensor, concat, scatterAdd } from '../graph/tracer.ts';
-import { type HostTensor, bool, float32, float64, int64, toNumbers } from './host-tensor.ts';
-import { Runtime } from './runtime.ts';
+import { TOLERANCE, assertAllClose } from '../support/all-close.ts';
+import type { DType } from '../../src/graph/dtype.ts';
+import { ALL_OPS, Op } from '../../src/graph/ops.ts';
+import { GraphBuilder, type Tensor, concat, scatterAdd } from '../../src/graph/tracer.ts';
+import { type HostTensor, bool, float32, float64, int64, toNumbers } from '../../src/runtime/host-tensor.ts';
+import { Runtime } from '../../src/runtime/runtime.ts';
 
 type FloatDType = 'float32' | 'float64';
 type Expected = { shape: number[]; values: number[] };

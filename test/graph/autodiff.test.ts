@@ -1,9 +1,9 @@
 // Autodiff structure tests, evaluated with the float64 reference interpreter (no ONNX Runtime needed).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluateReference } from '../../test/support/reference.ts';
-import { grad, gradName } from './autodiff.ts';
-import { GraphBuilder } from './tracer.ts';
+import { evaluateReference } from '../support/reference.ts';
+import { grad, gradName } from '../../src/graph/autodiff.ts';
+import { GraphBuilder } from '../../src/graph/tracer.ts';
 
 const f64 = (shape: number[], values: number[]) => ({ shape, data: Float64Array.from(values) });
 

@@ -3,11 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { TOLERANCE, assertAllClose } from '../../test/support/all-close.ts';
-import { RoadsterError } from '../errors.ts';
-import { GraphBuilder } from '../graph/tracer.ts';
-import { bool, float32, float64, int64, toNumbers } from './host-tensor.ts';
-import { Runtime, effectiveLevel } from './runtime.ts';
+import { TOLERANCE, assertAllClose } from '../support/all-close.ts';
+import { RoadsterError } from '../../src/errors.ts';
+import { GraphBuilder } from '../../src/graph/tracer.ts';
+import { bool, float32, float64, int64, toNumbers } from '../../src/runtime/host-tensor.ts';
+import { Runtime, effectiveLevel } from '../../src/runtime/runtime.ts';
 
 const runtime = new Runtime({ threads: 1 });
 after(() => runtime.release());
