@@ -42,9 +42,8 @@ function randomSeed(): number {
   return randomInt(2 ** 32);
 }
 
-/** log(sum(exp(x))) in float64, shifted by the maximum so that it cannot overflow. */
-export function logSumExp(x: ArrayLike<number>): number {
-  const m = x[argmax(x)];
+/** log(sum(exp(x))) in float64, shifted by the maximum (m, when known) so that it cannot overflow. */
+export function logSumExp(x: ArrayLike<number>, m = x[argmax(x)]): number {
   assert(m > -Infinity, 'logSumExp of logits that are all -inf or NaN');
   let s = 0;
   for (let i = 0; i < x.length; i++) s += Math.exp(x[i] - m);
@@ -71,29 +70,37 @@ export class Sampler {
 
   /**
    * Chooses the next token from one row's logits [V] (never modified) and records it for the penalties.
+   * @param logSumExpOfLogits log(sum(exp(logits))) when the caller has it (e.g. from the model graph), which
+   *   saves a pass of exp over the vocabulary; computed here otherwise
    * @throws RoadsterError E_USAGE when a prompt token id is outside [0, V)
    */
-  choose(logits: Float32Array | Float64Array): TokenChoice {
+  choose(logits: Float32Array | Float64Array, logSumExpOfLogits?: number): TokenChoice {
     const v = logits.length;
     const ws = this.#ws;
     ws.ensure(v);
     const z = ws.z;
     z.set(logits);
-    if (this.#penalties.active) this.#penalties.apply(z);
+    const penalised = this.#penalties.active;
+    if (penalised) this.#penalties.apply(z);
     let token: number;
+    let lse = logSumExpOfLogits;
     if (isGreedy(this.params)) {
       token = argmax(z);
+      if (lse === undefined && !penalised) lse = logSumExp(logits, logits[token]);
     } else {
       const kept = filterLogits(ws, this.params);
       token = drawKept(ws, kept, this.#uniform());
+      // Unpenalised at temperature 1, the weights summed over the vocabulary are the softmax's denominator.
+      if (lse === undefined && !penalised && this.params.temperature === 1 && Number.isFinite(kept.vocabMass)) {
+        lse = kept.zMax + Math.log(kept.vocabMass);
+      }
     }
     this.#penalties.record(token);
-    return this.#logprobs(logits, token);
+    return this.#logprobs(logits, token, lse ?? logSumExp(logits));
   }
 
   /** The chosen token's raw log-probability and the `logprobs` best alternatives. */
-  #logprobs(logits: Float32Array | Float64Array, token: number): TokenChoice {
-    const lse = logSumExp(logits);
+  #logprobs(logits: Float32Array | Float64Array, token: number, lse: number): TokenChoice {
     const n = Math.min(this.params.logprobs, logits.length);
     const top: TokenLogprob[] = [];
     if (n > 0) {
