@@ -10,8 +10,8 @@
 //   of the tokens before it is < p), and always at least one.
 // - The draw takes one uniform u in [0, 1) and walks the kept tokens in the order the filters leave them (a
 //   function of the logits alone, see Kept; not sorting them again saves a sort of up to V ids): the first
-//   whose cumulative weight exceeds u * (total kept weight). vLLM's GPU sampler draws one exponential per vocabulary
-//   entry instead; one uniform per token keeps a request's stream of random numbers independent of V.
+//   whose cumulative weight exceeds u * (total kept weight). vLLM's GPU sampler draws one exponential per
+//   vocabulary entry instead; one uniform per token keeps a request's random stream independent of V.
 //
 // Tokens are ranked by z = logits / T (descending, id ascending on ties); weights are exp(z - z_max) in float64,
 // so the most likely token has weight 1. Nothing sorts the whole vocabulary: min-p is a threshold on z
@@ -60,7 +60,8 @@ export interface Kept {
   readonly mass: number;
   /** max z. */
   readonly zMax: number;
-  /** Sum of exp(z - zMax) over the whole vocabulary when it was computed on the way (no min-p, no top-k); else NaN. */
+  /** Sum of exp(z - zMax) over the whole vocabulary when it was computed on the way (nothing removed before
+   * top-p); else NaN. */
   readonly vocabMass: number;
 }
 
@@ -89,7 +90,7 @@ export function filterLogits(ws: FilterWorkspace, params: SamplingParams): Kept 
   // min-p: p_i >= minP * p_max  <=>  z_i - z_max >= log(minP): a threshold on z, no exp needed.
   const zFloor = params.minP > 0 ? zMax + Math.log(params.minP) : -Infinity;
   let count = 0;
-  let bestFirst = false; // kept[0, count) is ranked best first (at least up to the nucleus) rather than by id
+  let bestFirst = false; // kept[0, count) is ranked best first rather than by id
   if (params.topK > 0 && params.topK < v) {
     for (const id of topIndices(z, params.topK, ws.scratch)) if (z[id] >= zFloor) kept[count++] = id;
     bestFirst = true;
@@ -108,10 +109,7 @@ export function filterLogits(ws: FilterWorkspace, params: SamplingParams): Kept 
   }
   const vocabMass = count === v && !bestFirst ? mass : Number.NaN;
   if (params.topP < 1) {
-    if (!bestFirst) {
-      count = count <= TOP_P_SORT ? rankAll(ws, count) : rankNucleus(ws, count, zMax, params.topP * mass);
-      bestFirst = true;
-    }
+    if (!bestFirst) count = count <= TOP_P_SORT ? rankAll(ws, count) : rankNucleus(ws, count, zMax, params.topP * mass);
     // top-p: keep tokens best first while the mass before them is < p * mass (so always at least one).
     const target = params.topP * mass;
     let taken = 0;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { TOLERANCE, assertAllClose } from '../../../test/support/all-close.ts';
 import { Rng } from '../../../test/support/random.ts';
 import { RoadsterError } from '../../errors.ts';
-import { filteredDistribution } from './filters.ts';
+import { FilterWorkspace, filteredDistribution } from './filters.ts';
 import { samplingParams, type SamplingParams } from './params.ts';
 import { applyPenalties } from './penalties.ts';
 import { Sampler, logSumExp } from './sampler.ts';
@@ -74,6 +74,23 @@ test('logprobs: the log-softmax of the raw logits, whatever the temperature and 
   assertAllClose([logSumExp([1000, 1000])], [1000 + Math.log(2)], TOLERANCE.float64);
 });
 
+test('logprobs on every path: temperature 1 unpenalised (mass reused), greedy, top-k, and a caller-given log-sum-exp', () => {
+  const rng = new Rng(8);
+  const logits = randomLogits(rng, 3000);
+  const raw = logSoftmax(logits);
+  for (const partial of [{}, { temperature: 0 }, { topK: 5 }, { minP: 0.1 }, { topP: 0.8 }, { temperature: 0, repetitionPenalty: 1.5 }]) {
+    const sampler = new Sampler(samplingParams({ ...partial, seed: 3, logprobs: 2 }), [1, 2]);
+    for (let step = 0; step < 3; step++) {
+      const choice = sampler.choose(logits);
+      assertAllClose([choice.logprob, ...choice.top.map((t) => t.logprob)], [raw[choice.token], ...choice.top.map((t) => raw[t.token])],
+        TOLERANCE.float64, JSON.stringify(partial));
+    }
+  }
+  // A log-sum-exp from the model graph is used as given (here off by one on purpose, to see it used).
+  const given = new Sampler(samplingParams({ temperature: 0 }), []).choose(logits, logSumExp(logits) + 1);
+  assertAllClose([given.logprob], [raw[given.token] - 1], TOLERANCE.float64);
+});
+
 test('the logits are never modified', () => {
   const logits = randomLogits(new Rng(3), 64);
   const copy = logits.slice();
@@ -105,8 +122,10 @@ test('a seeded request draws the same tokens whatever else shares the batch', ()
   const v = 300;
   const params = samplingParams({ temperature: 0.9, topK: 50, seed: 7 });
   const alone = new Sampler(params, [1]);
-  const inBatch = new Sampler(params, [1]);
-  const others = [1, 2, 3].map((s) => new Sampler(samplingParams({ temperature: 1.5, seed: s, minP: 0.01 }), [2]));
+  // The batch shares one workspace, as the engine does.
+  const shared = new FilterWorkspace();
+  const inBatch = new Sampler(params, [1], shared);
+  const others = [1, 2, 3].map((s) => new Sampler(samplingParams({ temperature: 1.5, seed: s, minP: 0.01, topP: 0.5 }), [2], shared));
   for (let step = 0; step < 30; step++) {
     const logits = randomLogits(rng, v);
     const expected = alone.choose(logits).token;
