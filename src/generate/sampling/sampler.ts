@@ -82,37 +82,41 @@ export class Sampler {
    */
   choose(logits: Float32Array | Float64Array, logSumExpOfLogits?: number): TokenChoice {
     const v = logits.length;
+    const params = this.params;
     const ws = this.#ws;
     ws.ensure(v);
+    // Everything below reads the float64 copy z, so the helpers see one array type (monomorphic and faster).
     const z = ws.z;
     z.set(logits);
+    const greedy = isGreedy(params);
     const penalised = this.#penalties.active;
+    // Raw log-probabilities first, while z still holds the raw logits.
+    const top = this.#top(z);
+    let lse = logSumExpOfLogits;
+    // Unpenalised at temperature 1 with nothing removed before top-p, the filters' weights summed over the
+    // vocabulary are the softmax's denominator: no second pass of exp. Greedy without penalties: the arg-max
+    // of z is the max logSumExp needs.
+    const reuse = !greedy && !penalised && params.temperature === 1 && params.topK === 0 && params.minP === 0;
+    if (lse === undefined && !reuse && !(greedy && !penalised)) lse = logSumExp(z);
     if (penalised) this.#penalties.apply(z);
     let token: number;
-    let lse = logSumExpOfLogits;
-    if (isGreedy(this.params)) {
+    if (greedy) {
       token = argmax(z);
-      if (lse === undefined && !penalised) lse = logSumExp(logits, logits[token]);
+      lse ??= logSumExp(z, z[token]);
     } else {
-      const kept = filterLogits(ws, this.params);
+      const kept = filterLogits(ws, params);
       token = drawKept(ws, kept, this.#uniform());
-      // Unpenalised at temperature 1, the weights summed over the vocabulary are the softmax's denominator.
-      if (lse === undefined && !penalised && this.params.temperature === 1 && Number.isFinite(kept.vocabMass)) {
-        lse = kept.zMax + Math.log(kept.vocabMass);
-      }
+      lse ??= kept.zMax + Math.log(kept.vocabMass);
     }
     this.#penalties.record(token);
-    return this.#logprobs(logits, token, lse ?? logSumExp(logits));
+    return { token, logprob: logits[token] - lse, top: top.map((t) => ({ token: t, logprob: logits[t] - lse })) };
   }
 
-  /** The chosen token's raw log-probability and the `logprobs` best alternatives. */
-  #logprobs(logits: Float32Array | Float64Array, token: number, lse: number): TokenChoice {
-    const n = Math.min(this.params.logprobs, logits.length);
-    const top: TokenLogprob[] = [];
-    if (n > 0) {
-      if (this.#topBuffer.length < n) this.#topBuffer = new Int32Array(n);
-      for (const t of topIndices(logits, n, this.#topBuffer)) top.push({ token: t, logprob: logits[t] - lse });
-    }
-    return { token, logprob: logits[token] - lse, top };
+  /** The `logprobs` most likely tokens of the raw logits, best first. */
+  #top(raw: Float64Array): number[] {
+    const n = Math.min(this.params.logprobs, raw.length);
+    if (n === 0) return [];
+    if (this.#topBuffer.length < n) this.#topBuffer = new Int32Array(n);
+    return [...topIndices(raw, n, this.#topBuffer)];
   }
 }
