@@ -7,7 +7,7 @@ import { TOLERANCE, assertAllClose } from '../../../test/support/all-close.ts';
 import { Rng } from '../../../test/support/random.ts';
 import { filteredDistribution } from './filters.ts';
 import { samplingParams, type SamplingParams } from './params.ts';
-import { BestFirst, argmax, topIndices } from './select.ts';
+import { argmax, topIndices } from './select.ts';
 
 // p = [0.05, 0.4, 0.1, 0.25, 0.2]; best first: 1 (0.4), 3 (0.25), 4 (0.2), 2 (0.1), 0 (0.05)
 const P = [0.05, 0.4, 0.1, 0.25, 0.2];
@@ -98,7 +98,7 @@ function reference(logits: readonly number[], p: SamplingParams): number[] {
 test('random logits: the heaps agree with a full sort for every filter combination', () => {
   const rng = new Rng(13);
   for (let trial = 0; trial < 300; trial++) {
-    const v = rng.int(1, 300);
+    const v = trial % 3 === 0 ? rng.int(257, 3000) : rng.int(1, 300); // > 256 candidates: top-p's buckets
     const logits = Array.from({ length: v }, () => rng.normal() * rng.uniform(0.5, 4));
     const params = samplingParams({
       temperature: rng.uniform(0.2, 2),
@@ -111,7 +111,20 @@ test('random logits: the heaps agree with a full sort for every filter combinati
   }
 });
 
-test('selection helpers: arg-max first on ties, topIndices best first, BestFirst pops in order', () => {
+test('top-p over many tokens with tied logits ranks ties by id', () => {
+  // 1,000 tokens: ids 0..499 tied at 0, ids 500..999 tied at 1 (more likely); p = 0.75 of the mass.
+  const logits = Array.from({ length: 1000 }, (_, i) => (i < 500 ? 0 : 1));
+  const q = dist({ topP: 0.75 }, logits);
+  const e = Math.E;
+  const mass = 500 * e + 500;
+  // The 500 likely ones hold e / (e + 1) = 0.731 < 0.75; then the first ids of the others until 0.75.
+  const extra = Math.ceil((0.75 * mass - 500 * e) / 1);
+  const kept = 500 * e + extra;
+  const expected = logits.map((l, i) => (l === 1 ? e / kept : i < extra ? 1 / kept : 0));
+  assertAllClose(q, expected, TOLERANCE.float64);
+});
+
+test('selection helpers: arg-max first on ties, topIndices best first', () => {
   assert.equal(argmax([1, 5, 5, 2]), 1);
   assert.equal(argmax(new Float32Array([-Infinity, -Infinity, -3])), 2);
   assert.deepEqual([...topIndices([3, 1, 3, 7, 3, 0], 4)], [3, 0, 2, 4]);
@@ -122,10 +135,5 @@ test('selection helpers: arg-max first on ties, topIndices best first, BestFirst
     const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
     const k = rng.int(1, values.length);
     assert.deepEqual([...topIndices(values, k)], order.slice(0, k));
-    const heap = Int32Array.from(values.map((_, i) => i));
-    const best = new BestFirst(values, heap, heap.length);
-    const popped: number[] = [];
-    for (let id = best.pop(); id >= 0; id = best.pop()) popped.push(id);
-    assert.deepEqual(popped, order);
   }
 });

@@ -8,48 +8,73 @@
 // - top-p keeps the smallest set of most likely tokens whose mass reaches p (vLLM drops a token when the mass
 //   of the tokens less likely than it, itself included, is <= 1 - p; that is, it keeps a token while the mass
 //   of the tokens before it is < p), and always at least one.
-// - The draw takes one uniform u in [0, 1) and walks the kept tokens by ascending id: the first whose
-//   cumulative weight exceeds u * (total kept weight). vLLM's GPU sampler draws one exponential per vocabulary
-//   entry instead; one uniform per token keeps a request's stream of random numbers independent of V.
+// - The draw takes one uniform u in [0, 1) and walks the kept tokens in the order the filters leave them (a
+//   function of the logits alone, see Kept; not sorting them again saves a sort of up to V ids): the first
+//   whose cumulative weight exceeds u * (total kept weight). vLLM's GPU sampler draws one exponential per
+//   vocabulary entry instead; one uniform per token keeps a request's random stream independent of V.
 //
-// Weights are exp(z - z_max) in float64 (z = logits / T), so the most likely token has weight 1 and min-p is
-// a comparison of weights. Nothing sorts the whole vocabulary: top-k selects with a size-k heap, top-p pops a
-// heap until it has the mass it needs.
+// Tokens are ranked by z = logits / T (descending, id ascending on ties); weights are exp(z - z_max) in float64,
+// so the most likely token has weight 1. Nothing sorts the whole vocabulary: min-p is a threshold on z
+// (z >= z_max + log minP), top-k selects with a size-k heap, and top-p sums the mass of buckets 1/32 nat wide
+// below z_max and sorts only the bucket where the cumulative mass crosses p. Only the tokens that survive
+// min-p and top-k get an exp.
 
-import { BestFirst, argmax, topIndices } from './select.ts';
+import { assert } from '../../errors.ts';
+import { argmax, topIndices } from './select.ts';
 import { isGreedy, type SamplingParams } from './params.ts';
 
-/** Buffers reused across the rows and steps of one request (or one worker), sized to the vocabulary. */
+/** Buffers reused across the steps of one request, sized to the vocabulary. */
 export class FilterWorkspace {
-  /** Scaled logits z, then read by the filters. */
+  /** Penalised logits, then scaled by 1 / T: z. */
   z = new Float64Array(0);
-  /** exp(z - z_max) of the tokens that were looked at. */
+  /** exp(z - z_max) of the tokens that survive min-p and top-k. */
   weight = new Float64Array(0);
   /** Kept token ids in kept[0, count). */
   kept = new Int32Array(0);
-  /** Scratch for the heaps. */
-  heap = new Int32Array(0);
+  /** Scratch: heap of top-k, then the tokens of top-p's boundary bucket. */
+  scratch = new Int32Array(0);
+  /** top-p's bucket of each candidate. */
+  bucket = new Uint16Array(0);
+  /** Mass of each of top-p's buckets. */
+  readonly bucketMass = new Float64Array(TOP_P_BUCKETS);
 
-  /** Grows the buffers to a vocabulary of v. */
+  /** Sizes the buffers to a vocabulary of v. */
   ensure(v: number): void {
     if (this.z.length === v) return;
     this.z = new Float64Array(v);
     this.weight = new Float64Array(v);
     this.kept = new Int32Array(v);
-    this.heap = new Int32Array(v);
+    this.scratch = new Int32Array(v);
+    this.bucket = new Uint16Array(v);
   }
 }
 
-/** The tokens that survive the filters: ids kept[0, count) ascending, with weights weight[id]. */
+/**
+ * The tokens that survive the filters: ids ws.kept[0, count), with weights ws.weight[id]. Their order is a
+ * function of the logits alone: by id, or best first when top-k or top-p ranked them (top-p: the tokens of
+ * its whole buckets by id, then those of the boundary bucket best first).
+ */
 export interface Kept {
   readonly count: number;
   /** Sum of the kept weights (float64). */
   readonly mass: number;
+  /** max z. */
+  readonly zMax: number;
+  /** Sum of exp(z - zMax) over the whole vocabulary when it was computed on the way (nothing removed before
+   * top-p); else NaN. */
+  readonly vocabMass: number;
 }
+
+// top-p ranks tokens by z through buckets of width 1 / TOP_P_RESOLUTION nats below z_max: whole buckets are
+// kept until the one where the mass crosses p, and only that bucket is sorted.
+const TOP_P_RESOLUTION = 32;
+const TOP_P_BUCKETS = 2048;
+/** Below this many candidates top-p sorts them outright. */
+const TOP_P_SORT = 256;
 
 /**
  * Applies temperature, min-p, top-k and top-p to the logits already in ws.z[0, V) (penalised, not yet scaled).
- * Leaves ws.z scaled by 1 / T; writes the kept ids to ws.kept (ascending) and their weights to ws.weight.
+ * Leaves ws.z scaled by 1 / T; writes the kept ids to ws.kept and their weights to ws.weight.
  */
 export function filterLogits(ws: FilterWorkspace, params: SamplingParams): Kept {
   const z = ws.z;
@@ -61,55 +86,79 @@ export function filterLogits(ws: FilterWorkspace, params: SamplingParams): Kept 
     for (let i = 0; i < v; i++) z[i] /= t; // z = logits / T
   }
   const zMax = z[argmax(z)];
-  let count: number;
-  let sortedBest = false; // kept[0, count) is best first rather than by id
+  assert(zMax > -Infinity, 'sampling from logits that are all -inf or NaN');
+  // min-p: p_i >= minP * p_max  <=>  z_i - z_max >= log(minP): a threshold on z, no exp needed.
+  const zFloor = params.minP > 0 ? zMax + Math.log(params.minP) : -Infinity;
+  let count = 0;
+  let bestFirst = false; // kept[0, count) is ranked best first rather than by id
   if (params.topK > 0 && params.topK < v) {
-    // top-k: only the k best need a weight.
-    count = params.topK;
-    kept.set(topIndices(z, count, ws.heap));
-    for (let j = 0; j < count; j++) weight[kept[j]] = Math.exp(z[kept[j]] - zMax);
-    sortedBest = true;
+    for (const id of topIndices(z, params.topK, ws.scratch)) if (z[id] >= zFloor) kept[count++] = id;
+    bestFirst = true;
+  } else if (params.minP > 0) {
+    for (let i = 0; i < v; i++) if (z[i] >= zFloor) kept[count++] = i;
   } else {
+    for (let i = 0; i < v; i++) kept[i] = i;
     count = v;
-    for (let i = 0; i < v; i++) {
-      weight[i] = Math.exp(z[i] - zMax);
-      kept[i] = i;
-    }
-  }
-  if (params.minP > 0) {
-    // min-p: p_i >= minP * p_max  <=>  weight_i >= minP (the best token has weight 1)
-    let n = 0;
-    for (let j = 0; j < count; j++) if (weight[kept[j]] >= params.minP) kept[n++] = kept[j];
-    count = n;
   }
   let mass = 0;
-  for (let j = 0; j < count; j++) mass += weight[kept[j]];
+  for (let j = 0; j < count; j++) {
+    const id = kept[j];
+    const w = Math.exp(z[id] - zMax); // weight = exp(z - z_max): p up to the normalisation
+    weight[id] = w;
+    mass += w;
+  }
+  const vocabMass = count === v && !bestFirst ? mass : Number.NaN;
   if (params.topP < 1) {
-    // top-p: take tokens best first while the mass before them is < p * (mass left by the filters above).
+    if (!bestFirst) count = count <= TOP_P_SORT ? rankAll(ws, count) : rankNucleus(ws, count, zMax, params.topP * mass);
+    // top-p: keep tokens best first while the mass before them is < p * mass (so always at least one).
     const target = params.topP * mass;
     let taken = 0;
     let before = 0;
-    if (sortedBest) {
-      while (taken < count && before < target) before += weight[kept[taken++]];
-    } else {
-      const heap = ws.heap;
-      heap.set(kept.subarray(0, count));
-      const best = new BestFirst(weight, heap, count);
-      while (taken < count && before < target) {
-        const id = best.pop();
-        kept[taken++] = id;
-        before += weight[id];
-      }
-      sortedBest = true;
-    }
-    count = Math.max(taken, 1);
+    while (taken < count && before < target) before += weight[kept[taken++]];
+    count = taken;
     mass = before;
   }
-  if (sortedBest) kept.subarray(0, count).sort();
-  return { count, mass };
+  return { count, mass, zMax, vocabMass };
 }
 
-/** The kept token whose cumulative weight (by ascending id) first exceeds u * mass; u in [0, 1). */
+/** Sorts kept[0, count) best first (z descending, id ascending); returns count. */
+function rankAll(ws: FilterWorkspace, count: number): number {
+  const z = ws.z;
+  ws.kept.subarray(0, count).sort((a, b) => z[b] - z[a] || a - b);
+  return count;
+}
+
+/**
+ * Moves to the front of kept a prefix of the ranking that holds the whole nucleus: the tokens of the buckets
+ * that end before the target (all kept, in any order), then the boundary bucket sorted best first; returns its
+ * length.
+ */
+function rankNucleus(ws: FilterWorkspace, count: number, zMax: number, target: number): number {
+  const { z, weight, kept, scratch, bucket, bucketMass } = ws;
+  bucketMass.fill(0);
+  for (let j = 0; j < count; j++) {
+    const id = kept[j];
+    const b = Math.min(TOP_P_BUCKETS - 1, Math.floor((zMax - z[id]) * TOP_P_RESOLUTION));
+    bucket[j] = b;
+    bucketMass[b] += weight[id];
+  }
+  // The boundary bucket: the first whose end reaches the target; later buckets lie wholly outside the nucleus.
+  let boundary = 0;
+  let before = 0;
+  while (boundary < TOP_P_BUCKETS - 1 && before + bucketMass[boundary] < target) before += bucketMass[boundary++];
+  // Earlier buckets are kept whole, so their order does not matter; the boundary bucket goes after them, sorted.
+  let n = 0;
+  let m = 0;
+  for (let j = 0; j < count; j++) {
+    const b = bucket[j];
+    if (b < boundary) kept[n++] = kept[j];
+    else if (b === boundary) scratch[m++] = kept[j];
+  }
+  kept.set(scratch.subarray(0, m).sort((a, b) => z[b] - z[a] || a - b), n);
+  return n + m;
+}
+
+/** The kept token whose cumulative weight (in kept order) first exceeds u * mass; u in [0, 1). */
 export function drawKept(ws: FilterWorkspace, kept: Kept, u: number): number {
   const target = u * kept.mass;
   let cumulative = 0;

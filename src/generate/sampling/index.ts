@@ -3,4 +3,4 @@
 export { DEFAULT_SAMPLING, GREEDY_TEMPERATURE, MAX_LOGPROBS, isGreedy, samplingParams, type SamplingParams } from './params.ts';
 export { Sampler, logSumExp, type TokenChoice, type TokenLogprob } from './sampler.ts';
 export { applyPenalties, PenaltyState } from './penalties.ts';
-export { filteredDistribution } from './filters.ts';
+export { FilterWorkspace, filteredDistribution } from './filters.ts';

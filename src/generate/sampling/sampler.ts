@@ -42,9 +42,8 @@ function randomSeed(): number {
   return randomInt(2 ** 32);
 }
 
-/** log(sum(exp(x))) in float64, shifted by the maximum so that it cannot overflow. */
-export function logSumExp(x: ArrayLike<number>): number {
-  const m = x[argmax(x)];
+/** log(sum(exp(x))) in float64, shifted by the maximum (m, when known) so that it cannot overflow. */
+export function logSumExp(x: ArrayLike<number>, m = x[argmax(x)]): number {
   assert(m > -Infinity, 'logSumExp of logits that are all -inf or NaN');
   let s = 0;
   for (let i = 0; i < x.length; i++) s += Math.exp(x[i] - m);
@@ -58,12 +57,18 @@ export class Sampler {
   readonly seed: number;
   readonly #uniform: () => number;
   readonly #penalties: PenaltyState;
-  readonly #ws = new FilterWorkspace();
+  readonly #ws: FilterWorkspace;
   #topBuffer = new Int32Array(0);
 
-  /** @param params validated by `samplingParams` */
-  constructor(params: SamplingParams, promptIds: readonly number[]) {
+  /**
+   * @param params validated by `samplingParams`
+   * @param promptIds the prompt, read by the repetition penalty
+   * @param workspace buffers to share with the other samplers of a batch (about 26 bytes per vocabulary entry,
+   *   1.3 MB at V = 49,152); safe because `choose` calls run one at a time. A sampler of its own by default.
+   */
+  constructor(params: SamplingParams, promptIds: readonly number[], workspace: FilterWorkspace = new FilterWorkspace()) {
     this.params = params;
+    this.#ws = workspace;
     this.seed = params.seed ?? randomSeed();
     this.#uniform = seededUniforms(generatorSeed(this.seed));
     this.#penalties = new PenaltyState(params, promptIds);
@@ -71,35 +76,47 @@ export class Sampler {
 
   /**
    * Chooses the next token from one row's logits [V] (never modified) and records it for the penalties.
+   * @param logSumExpOfLogits log(sum(exp(logits))) when the caller has it (e.g. from the model graph), which
+   *   saves a pass of exp over the vocabulary; computed here otherwise
    * @throws RoadsterError E_USAGE when a prompt token id is outside [0, V)
    */
-  choose(logits: Float32Array | Float64Array): TokenChoice {
+  choose(logits: Float32Array | Float64Array, logSumExpOfLogits?: number): TokenChoice {
     const v = logits.length;
+    const params = this.params;
     const ws = this.#ws;
     ws.ensure(v);
+    // Everything below reads the float64 copy z, so the helpers see one array type (monomorphic and faster).
     const z = ws.z;
     z.set(logits);
-    if (this.#penalties.active) this.#penalties.apply(z);
+    const greedy = isGreedy(params);
+    const penalised = this.#penalties.active;
+    // Raw log-probabilities first, while z still holds the raw logits.
+    const top = this.#top(z);
+    let lse = logSumExpOfLogits;
+    // Unpenalised at temperature 1 with nothing removed before top-p, the filters' weights summed over the
+    // vocabulary are the softmax's denominator: no second pass of exp. Greedy without penalties: the arg-max
+    // of z is the max logSumExp needs.
+    const reuse = !greedy && !penalised && params.temperature === 1 && params.topK === 0 && params.minP === 0;
+    if (lse === undefined && !reuse && !(greedy && !penalised)) lse = logSumExp(z);
+    if (penalised) this.#penalties.apply(z);
     let token: number;
-    if (isGreedy(this.params)) {
+    if (greedy) {
       token = argmax(z);
+      lse ??= logSumExp(z, z[token]);
     } else {
-      const kept = filterLogits(ws, this.params);
+      const kept = filterLogits(ws, params);
       token = drawKept(ws, kept, this.#uniform());
+      lse ??= kept.zMax + Math.log(kept.vocabMass);
     }
     this.#penalties.record(token);
-    return this.#logprobs(logits, token);
+    return { token, logprob: logits[token] - lse, top: top.map((t) => ({ token: t, logprob: logits[t] - lse })) };
   }
 
-  /** The chosen token's raw log-probability and the `logprobs` best alternatives. */
-  #logprobs(logits: Float32Array | Float64Array, token: number): TokenChoice {
-    const lse = logSumExp(logits);
-    const n = Math.min(this.params.logprobs, logits.length);
-    const top: TokenLogprob[] = [];
-    if (n > 0) {
-      if (this.#topBuffer.length < n) this.#topBuffer = new Int32Array(n);
-      for (const t of topIndices(logits, n, this.#topBuffer)) top.push({ token: t, logprob: logits[t] - lse });
-    }
-    return { token, logprob: logits[token] - lse, top };
+  /** The `logprobs` most likely tokens of the raw logits, best first. */
+  #top(raw: Float64Array): number[] {
+    const n = Math.min(this.params.logprobs, raw.length);
+    if (n === 0) return [];
+    if (this.#topBuffer.length < n) this.#topBuffer = new Int32Array(n);
+    return [...topIndices(raw, n, this.#topBuffer)];
   }
 }

@@ -1,7 +1,7 @@
-// Partial selection over a vocabulary without sorting it: the k largest values through a size-k min-heap
-// (O(V log k)), and a max-heap over candidate indices that yields them best first (heapify O(n), each pop
-// O(log n)), for top-p, which usually stops after a few pops. One order everywhere: value descending, index
-// ascending on ties, so every choice is deterministic and ties go to the first index (as torch.argmax).
+// Partial selection over a vocabulary without sorting it: the arg-max, and the k largest values through a
+// size-k min-heap (O(V log k)), for top-k and the logprobs alternatives. One order everywhere: value
+// descending, index ascending on ties, so every choice is deterministic and ties go to the first index (as
+// torch.argmax).
 
 /** True when index a ranks before index b: larger value, or equal value and smaller index. */
 function before(values: ArrayLike<number>, a: number, b: number): boolean {
@@ -64,51 +64,5 @@ function siftDownWorst(values: ArrayLike<number>, heap: Int32Array, i: number, s
     heap[i] = heap[c];
     heap[c] = t;
     i = c;
-  }
-}
-
-/** A max-heap over the indices in heap[0, size): `pop` returns them best first. */
-export class BestFirst {
-  readonly #values: ArrayLike<number>;
-  readonly #heap: Int32Array;
-  #size: number;
-
-  /** Takes ownership of heap[0, size) (already holding the candidate indices) and heapifies it in O(size). */
-  constructor(values: ArrayLike<number>, heap: Int32Array, size: number) {
-    this.#values = values;
-    this.#heap = heap;
-    this.#size = size;
-    for (let i = (size >> 1) - 1; i >= 0; i--) this.#siftDown(i);
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Removes and returns the best remaining index; -1 when empty. */
-  pop(): number {
-    if (this.#size === 0) return -1;
-    const heap = this.#heap;
-    const top = heap[0];
-    heap[0] = heap[--this.#size];
-    this.#siftDown(0);
-    return top;
-  }
-
-  #siftDown(i: number): void {
-    const heap = this.#heap;
-    const size = this.#size;
-    const values = this.#values;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= size) return;
-      const r = l + 1;
-      const c = r < size && before(values, heap[r], heap[l]) ? r : l;
-      if (!before(values, heap[c], heap[i])) return;
-      const t = heap[i];
-      heap[i] = heap[c];
-      heap[c] = t;
-      i = c;
-    }
   }
 }
