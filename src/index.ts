@@ -99,7 +99,14 @@ export { type SequenceClassification, sequenceClassificationConfigJson, sequence
 export type { Weight } from './models/load-weights.ts';
 export { type RandomModelOptions, writeRandomModel } from './models/random-model.ts';
 
-// generate
+// generate: the engine (KV cache, continuous batching, per-row adapters, sampling) and the full-sequence reference
+export { type EngineOptions, type EngineStats, GenerationEngine, modelEosIds } from './generate/engine.ts';
+export type { FinishReason, GenerationHandle, GenerationRequest, GenerationResult, TokenEvent } from './generate/request.ts';
+export { type AdapterSlot, AdapterStore, type LoadResult } from './generate/adapter-store.ts';
+export { DEFAULT_SAMPLING, MAX_LOGPROBS, Sampler, type SamplingParams, type TokenChoice, type TokenLogprob, samplingParams } from './generate/sampling/index.ts';
+export { IncrementalDetokenizer } from './generate/detokenize.ts';
+export { MAX_STOP_STRINGS, StopStringMatcher } from './generate/stop.ts';
+export { KV_NAMES, traceGenerationStep } from './models/generation-graph.ts';
 export { type GreedyOptions, greedyGenerate } from './generate/greedy.ts';
 
 // errors

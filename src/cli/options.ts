@@ -16,6 +16,18 @@ export function intAtLeast(min: number): (value: string) => number {
   };
 }
 
+/** `--flag X` with X a finite number (ranges are checked where the value is used, with the flag's name). */
+export function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}".`);
+  return n;
+}
+
+/** A repeatable flag: each occurrence appends to the list. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 /** `--ids 1,2,3`: a comma-separated list of non-negative token ids. */
 export function tokenIdList(value: string): number[] {
   const parts = value.split(',').map((p) => p.trim());

@@ -167,15 +167,7 @@ export class GenerationEngine {
    */
   submit(request: GenerationRequest): GenerationHandle {
     if (this.closed) throw new RoadsterError('E_USAGE', 'the engine is closed');
-    const req = checkRequest(request, {
-      vocabSize: this.model.config.vocabSize,
-      contextLength: this.maxModelLen,
-      eosTokenIds: this.eos,
-      hasTokenizer: this.tokenizer !== null,
-    });
-    if (req.promptIds.length + req.maxTokens > this.maxCachedTokens) {
-      throw new RoadsterError('E_USAGE', `the request needs ${req.promptIds.length + req.maxTokens} cached tokens, more than the engine's ${this.maxCachedTokens}`);
-    }
+    const req = this.check(request);
     const adapter = req.adapter === null ? null : this.adapters.use(req.adapter);
     if (this.waiting.length >= this.maxQueue) {
       throw new RoadsterError('E_OVERLOADED', `the engine's queue is full (${this.maxQueue} waiting requests); retry later`);
@@ -214,6 +206,21 @@ export class GenerationEngine {
       this.loop ??= this.runLoop().finally(() => (this.loop = null));
     }
     return { id, result, cancel: () => this.cancel(active) };
+  }
+
+  /** Checks a request as `submit` does (E_USAGE naming the problem) without queueing it. */
+  check(request: GenerationRequest): CheckedRequest {
+    const req = checkRequest(request, {
+      vocabSize: this.model.config.vocabSize,
+      contextLength: this.maxModelLen,
+      eosTokenIds: this.eos,
+      hasTokenizer: this.tokenizer !== null,
+    });
+    if (req.promptIds.length + req.maxTokens > this.maxCachedTokens) {
+      throw new RoadsterError('E_USAGE', `the request needs ${req.promptIds.length + req.maxTokens} cached tokens, more than the engine's ${this.maxCachedTokens}`);
+    }
+    if (req.adapter !== null) this.adapters.config(req.adapter); // throws for an unknown name
+    return req;
   }
 
   /** Runs requests to the end; results in input order. */

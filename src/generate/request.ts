@@ -5,9 +5,8 @@
 import { RoadsterError } from '../errors.ts';
 import { type SamplingParams, samplingParams } from './sampling/params.ts';
 import type { TokenLogprob } from './sampling/sampler.ts';
+import { type FinishReason as StopReason, MAX_STOP_STRINGS } from './stop.ts';
 
-/** Stop strings a request may give (OpenAI allows 4; vLLM more). */
-export const MAX_STOP_STRINGS = 16;
 
 export interface GenerationRequest {
   /** The prompt's token ids (at least one). */
@@ -42,7 +41,7 @@ export interface TokenEvent {
 }
 
 /** Why a request ended, in OpenAI's words; "cancelled" for cancelled requests. */
-export type FinishReason = 'stop' | 'length' | 'cancelled';
+export type FinishReason = StopReason | 'cancelled';
 
 export interface GenerationResult {
   /** The generated token ids (a stop token included). */
@@ -96,7 +95,7 @@ export function checkRequest(request: GenerationRequest, limits: RequestLimits):
   if (!Array.isArray(ids) || ids.length === 0) throw usage('the prompt is empty: give at least one token id (or a non-empty prompt)');
   ids.forEach((id, i) => {
     if (!Number.isInteger(id) || id < 0 || id >= limits.vocabSize) {
-      throw usage(`prompt token ${i} is ${id}, outside the model's vocabulary [0, ${limits.vocabSize})`);
+      throw usage(`prompt token id ${id} (position ${i}) is outside the model's vocabulary [0, ${limits.vocabSize})`);
     }
   });
   const maxTokens = request.maxTokens ?? 16;

@@ -108,7 +108,7 @@ describe('roadster (in process)', () => {
     assert.match(both.stderr, /^error \[E_USAGE\]: give exactly one of --prompt/m);
     const range = await runInProcess('generate', '--model', TINY_LLAMA, '--ids', '1,300');
     assert.equal(range.code, 2);
-    assert.match(range.stderr, /token id 300 is outside/);
+    assert.match(range.stderr, /token id 300 \(position 1\) is outside/);
     assert.equal((await runInProcess('no-such-command')).code, 2);
     assert.equal((await runInProcess('bench', 'forward', '--preset', 'gpt-5')).code, 2);
     const quant = await runInProcess('bench', 'train', '--preset', 'smollm2-135m', '--quantize', 'int4');

@@ -242,7 +242,7 @@ describe('cancellation, limits and bad input', () => {
     const bad: [Partial<GenerationRequest>, RegExp][] = [
       [{ adapter: 'nope' }, /no adapter named "nope"/],
       [{ promptIds: [] }, /prompt is empty/],
-      [{ promptIds: [1, 999] }, /outside the model's vocabulary \[0, 256\)/],
+      [{ promptIds: [1, 999] }, /token id 999 \(position 1\) is outside the model's vocabulary \[0, 256\)/],
       [{ maxTokens: 60, promptIds: [1, 2, 3, 4, 5] }, /exceed the context of 64 tokens.*lower max_tokens to 59/],
       [{ sampling: { temperature: -1 } }, /temperature/],
       [{ sampling: { topP: 0 } }, /topP/i],

@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TOLERANCE, assertAllClose } from '../../../test/support/all-close.ts';
-import { RoadsterError } from '../../errors.ts';
-import { samplingParams } from './params.ts';
-import { PenaltyState, applyPenalties } from './penalties.ts';
+import { TOLERANCE, assertAllClose } from '../../support/all-close.ts';
+import { RoadsterError } from '../../../src/errors.ts';
+import { samplingParams } from '../../../src/generate/sampling/params.ts';
+import { PenaltyState, applyPenalties } from '../../../src/generate/sampling/penalties.ts';
 
 const LOGITS = [2, -1, 0.5, -3, 1, 0, 4];
 const PROMPT = [0, 1, 0];

@@ -4,13 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TOLERANCE, assertAllClose } from '../../../test/support/all-close.ts';
-import { Rng } from '../../../test/support/random.ts';
-import { RoadsterError } from '../../errors.ts';
-import { FilterWorkspace, filteredDistribution } from './filters.ts';
-import { samplingParams, type SamplingParams } from './params.ts';
-import { applyPenalties } from './penalties.ts';
-import { Sampler, logSumExp } from './sampler.ts';
+import { TOLERANCE, assertAllClose } from '../../support/all-close.ts';
+import { Rng } from '../../support/random.ts';
+import { RoadsterError } from '../../../src/errors.ts';
+import { FilterWorkspace, filteredDistribution } from '../../../src/generate/sampling/filters.ts';
+import { samplingParams, type SamplingParams } from '../../../src/generate/sampling/params.ts';
+import { applyPenalties } from '../../../src/generate/sampling/penalties.ts';
+import { Sampler, logSumExp } from '../../../src/generate/sampling/sampler.ts';
 
 function randomLogits(rng: Rng, v: number, scale = 3): Float32Array {
   return Float32Array.from({ length: v }, () => rng.normal() * scale);

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng } from '../../test/support/random.ts';
-import { RoadsterError } from '../errors.ts';
-import { MAX_STOP_STRINGS, StopStringMatcher, finishAfterToken, tokenStops } from './stop.ts';
+import { Rng } from '../support/random.ts';
+import { RoadsterError } from '../../src/errors.ts';
+import { MAX_STOP_STRINGS, StopStringMatcher, finishAfterToken, tokenStops } from '../../src/generate/stop.ts';
 
 /** Feeds chunks; returns the emitted pieces, the stop that matched (or null) and the flushed remainder. */
 function run(stops: readonly string[], chunks: readonly string[]): { emits: string[]; stop: string | null; rest: string } {
