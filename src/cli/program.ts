@@ -9,6 +9,7 @@ import { registerInspect } from './define/adapter-inspect.ts';
 import { registerMerge } from './define/adapter-merge.ts';
 import { registerBenchCliStartup } from './define/bench-cli-startup.ts';
 import { registerBenchForward } from './define/bench-forward.ts';
+import { registerBenchGenerate } from './define/bench-generate.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
 import { registerDemo } from './define/demo.ts';
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo): Command {
   registerBenchMatmul(bench, io);
   registerBenchForward(bench, io);
   registerBenchTrain(bench, io);
+  registerBenchGenerate(bench, io);
   registerBenchCliStartup(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);

@@ -45,6 +45,21 @@ export interface EngineOptions {
   readonly tokenizer?: Tokenizer | null;
   /** End-of-sequence ids (default: generation_config.json's, else config.json's). */
   readonly eosTokenIds?: readonly number[];
+  /** Called after each graph run (for benchmarks and metrics). */
+  readonly onStep?: (step: StepInfo) => void;
+}
+
+/** One graph run of the engine. */
+export interface StepInfo {
+  readonly kind: 'prefill' | 'decode';
+  /** Rows in the batch. */
+  readonly rows: number;
+  /** Positions per row (the padded prompt length of a prefill; 1 for a decode step). */
+  readonly positions: number;
+  /** Cached positions every row could attend to (P of the decode graph; 0 for a prefill). */
+  readonly cachedPositions: number;
+  /** Wall time of the step, host work included. */
+  readonly ms: number;
 }
 
 /** Counters for monitoring (the server's /metrics). */
@@ -97,6 +112,7 @@ export class GenerationEngine {
   readonly maxModelLen: number;
   readonly maxCachedTokens: number;
   private readonly tokenizer: Tokenizer | null;
+  private readonly onStep: EngineOptions['onStep'];
   private readonly eos: readonly number[];
   private readonly cache: KvCache;
   private readonly waiting: Active[] = [];
@@ -127,6 +143,7 @@ export class GenerationEngine {
     }
     this.maxCachedTokens = int('maxCachedTokens', options.maxCachedTokens ?? this.maxBatch * this.maxModelLen);
     this.tokenizer = options.tokenizer ?? null;
+    this.onStep = options.onStep;
     this.eos = options.eosTokenIds ?? modelEosIds(model);
     this.adapters = new AdapterStore(model.linearSites(), options.maxLoadedAdapters ?? 8, (name) => this.adapterInUse(name));
     const { numHiddenLayers, numKeyValueHeads, headDim } = model.config;
@@ -335,6 +352,7 @@ export class GenerationEngine {
 
   /** Runs the admitted prompts as one left-padded batch, stores their keys and values, and samples each first token. */
   private async prefill(rows: readonly Active[]): Promise<void> {
+    const started = performance.now();
     const t = Math.max(...rows.map((a) => a.req.promptIds.length));
     const inputIds = rows.map((a) => [...new Array<number>(t - a.req.promptIds.length).fill(0), ...a.req.promptIds]);
     const attentionMask = rows.map((a) => [...new Array<number>(t - a.req.promptIds.length).fill(0), ...new Array<number>(a.req.promptIds.length).fill(1)]);
@@ -359,10 +377,12 @@ export class GenerationEngine {
       this.counters.promptTokens += a.req.promptIds.length;
       if (!a.cancelled) this.accept(a, logits.subarray(i * v, (i + 1) * v));
     });
+    this.onStep?.({ kind: 'prefill', rows: rows.length, positions: t, cachedPositions: 0, ms: performance.now() - started });
   }
 
   /** One new token for every running row. */
   private async decode(): Promise<void> {
+    const started = performance.now();
     const rows = this.running.slice();
     const n = rows.length;
     this.cache.reserve(Math.max(...rows.map((a) => a.position + 1)), n);
@@ -389,6 +409,7 @@ export class GenerationEngine {
       a.position++;
       if (!a.cancelled && !a.done) this.accept(a, logits.subarray(i * v, (i + 1) * v));
     });
+    this.onStep?.({ kind: 'decode', rows: n, positions: 1, cachedPositions: this.cache.positionsPerRow, ms: performance.now() - started });
   }
 
   /** Samples a request's next token from its logits [V], streams it and applies the stop conditions. */
