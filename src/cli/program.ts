@@ -10,6 +10,7 @@ import { registerBenchForward } from './commands/bench-forward.ts';
 import { registerBenchMatmul } from './commands/bench-matmul.ts';
 import { registerBenchTrain } from './commands/bench-train.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerExport } from './commands/export.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerPresetWrite } from './commands/preset-write.ts';
 import { registerTrain } from './commands/train.ts';
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerDemo(program, io);
+  registerExport(program, io);
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
