@@ -6,7 +6,7 @@
 // rounds K and V to 11 bits, which is not the computation roadster runs.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,10 +15,20 @@ import { greedyGenerate } from '../../src/generate/greedy.ts';
 import { Tokenizer } from '../../src/io/tokenizer/index.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
 import { exportGguf } from '../../src/models/gguf-export.ts';
+import { writeRandomModel } from '../../src/models/random-model.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA, TINY_QWEN2 } from '../support/fixtures.ts';
 
 const SHIPPED = 'models/roadster-base';
+const GPT2_TOKENIZER = 'test/fixtures/tokenizers/gpt2';
+/** Texts where byte-level pre-tokenizers differ: runs of spaces and newlines, contractions, digits, symbols, non-Latin scripts. */
+const TRICKY_TEXTS = [
+  'The old man walked down to the sea and',
+  "It's 1,234.56 dollars -- isn't it?  Yes:\n\n\tno   spaces\u00a0here.",
+  'caf\u00e9 na\u00efve \u00fcber \u65e5\u672c\u8a9e \ud83d\ude00 emoji',
+  "   leading spaces, we'll see; they're 42nd & 7th!!  \n",
+  'x=1; y = 2**10\r\n  // done 2024-01-01 12:00\u2014ok',
+];
 const NEW_TOKENS = 16;
 const dir = mkdtempSync(join(tmpdir(), 'roadster-llama-cpp-'));
 const runtime = new Runtime({ threads: 1 });
@@ -41,13 +51,7 @@ describe('llama.cpp runs the exported shipped model exactly as roadster does', (
   after(() => session?.dispose());
 
   test('token ids of prompts equal roadster tokenizer\'s', () => {
-    const prompts = [
-      'The old man walked down to the sea and',
-      "It's 1,234.56 dollars -- isn't it?  Yes:\n\n\tno   spaces\u00a0here.",
-      'caf\u00e9 na\u00efve \u00fcber \u65e5\u672c\u8a9e \ud83d\ude00 emoji',
-      "   leading spaces, we'll see; they're 42nd & 7th!!",
-    ];
-    for (const prompt of prompts) {
+    for (const prompt of TRICKY_TEXTS) {
       assert.deepEqual(session.model.tokenize(prompt), tokenizer.encode(prompt), JSON.stringify(prompt));
     }
   });
@@ -80,5 +84,23 @@ describe('llama.cpp runs the tiny fixtures (placeholder vocabulary, token ids) a
         await session.dispose();
       }
     });
+  }
+});
+
+test('GPT-2\'s own vocabulary (50,257 ids, 50,000 merges) tokenizes in llama.cpp as in roadster', async () => {
+  const folder = join(dir, 'gpt2-shaped');
+  writeRandomModel(folder, {
+    model_type: 'llama', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2,
+    num_key_value_heads: 1, vocab_size: 50257, max_position_embeddings: 64, tie_word_embeddings: true,
+  }, { dtype: 'F32' });
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(GPT2_TOKENIZER, f), join(folder, f));
+  const out = join(dir, 'gpt2-shaped.gguf');
+  await exportGguf(await CausalLM.fromFolder(folder), out, { vocabulary: { folder } });
+  const tokenizer = await Tokenizer.fromFolder(folder);
+  const session = await openLlamaCpp(out, { threads: 1, contextSize: 64 });
+  try {
+    for (const text of TRICKY_TEXTS) assert.deepEqual(session.model.tokenize(text), tokenizer.encode(text), JSON.stringify(text));
+  } finally {
+    await session.dispose();
   }
 });
