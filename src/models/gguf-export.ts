@@ -178,7 +178,7 @@ function ggufTensors(model: CausalLM, arch: LlamaCppArch, dtype: GgufDtype): Ggu
 export async function ggufFromModel(
   model: CausalLM,
   options: GgufExportOptions,
-): Promise<{ metadata: Map<string, GgufValue>; tensors: GgufTensorToWrite[]; summary: Omit<GgufExportSummary, 'out' | 'bytes'> }> {
+): Promise<{ metadata: Map<string, GgufValue>; tensors: GgufTensorToWrite[]; summary: Omit<GgufExportSummary, 'out' | 'bytes' | 'tensors'> }> {
   const dtype = options.dtype ?? 'f32';
   if (!isGgufDtype(dtype)) {
     throw new RoadsterError('E_USAGE', `GGUF dtype "${dtype}" is not written; use one of ${GGUF_DTYPES.join(', ')} ` +
@@ -209,7 +209,6 @@ export async function ggufFromModel(
     summary: {
       architecture: arch,
       dtype,
-      tensors: 0,
       vocabulary: options.vocabulary === 'placeholder' ? 'placeholder' : 'tokenizer',
       preTokenizer: options.vocabulary === 'placeholder' || pre === undefined ? null : String(pre.value),
       warnings,

@@ -1,12 +1,15 @@
 // End-to-end proof of the GGUF export: llama.cpp (through node-llama-cpp, CPU) runs the exported file and gives
 // what roadster gives on the same weights. The shipped model (a Llama with a byte-level BPE tokenizer and tied
 // embeddings, Q/K rows permuted in the file) must tokenize prompts to the same ids and greedily generate the
-// same 16 tokens; the tiny fixtures (placeholder vocabularies) cover an untied output head (tiny-llama) and
-// qwen2's NEOX RoPE with q/k/v biases (tiny-qwen2). llama.cpp runs with an F32 KV cache: its default F16 cache
-// rounds K and V to 11 bits, which is not the computation roadster runs.
+// same 16 tokens; the tiny fixtures (placeholder vocabularies) cover an untied output head (tiny-llama),
+// qwen2's NEOX RoPE with q/k/v biases (tiny-qwen2) and both RoPE scalings the export writes; a random model
+// with GPT-2's vocabulary checks tokenization at 50k merges. llama.cpp runs with an F32 KV cache: its default
+// F16 cache rounds K and V to 11 bits, which is not the computation roadster runs. The greedy tokens are not a
+// near-tie coincidence: on the two shipped-model prompts the smallest top-1/top-2 logit gap over the 16 steps is
+// 4e-3 (float32 differences between the two engines are around 1e-5).
 
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -67,10 +70,26 @@ describe('llama.cpp runs the exported shipped model exactly as roadster does', (
   });
 });
 
+/** tiny-llama's weights with RoPE scaling in its config.json. */
+function tinyLlamaWithRope(name: string, ropeScaling: Record<string, unknown>): string {
+  const folder = join(dir, name);
+  cpSync(TINY_LLAMA, folder, { recursive: true });
+  const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...config, rope_scaling: ropeScaling }));
+  return folder;
+}
+
 describe('llama.cpp runs the tiny fixtures (placeholder vocabulary, token ids) as roadster does', () => {
-  for (const [name, folder] of [['tiny-llama (untied output head)', TINY_LLAMA], ['tiny-qwen2 (NEOX RoPE, q/k/v biases)', TINY_QWEN2]] as const) {
+  const cases: [string, () => string][] = [
+    ['tiny-llama (untied output head)', () => TINY_LLAMA],
+    ['tiny-qwen2 (NEOX RoPE, q/k/v biases)', () => TINY_QWEN2],
+    ['tiny-llama-linear (linear RoPE scaling, as metadata)', () => tinyLlamaWithRope('tiny-llama-linear', { type: 'linear', factor: 4 })],
+    ['tiny-llama-llama3 (Llama 3.1 RoPE scaling, as rope_freqs.weight)', () =>
+      tinyLlamaWithRope('tiny-llama-llama3', { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 })],
+  ];
+  for (const [name, folderOf] of cases) {
     test(name, async () => {
-      const model = await CausalLM.fromFolder(folder);
+      const model = await CausalLM.fromFolder(folderOf());
       const out = join(dir, `${name.split(' ')[0]}.gguf`);
       await exportGguf(model, out, { vocabulary: 'placeholder' });
       const session = await openLlamaCpp(out, { threads: 1, contextSize: 64, kvCacheType: 'F32' });

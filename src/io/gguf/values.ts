@@ -47,8 +47,3 @@ export const gguf = {
   i32s: (value: readonly number[]): GgufValue => ({ type: GgufValueType.ARRAY, itemType: GgufValueType.INT32, value }),
   f32s: (value: readonly number[]): GgufValue => ({ type: GgufValueType.ARRAY, itemType: GgufValueType.FLOAT32, value }),
 };
-
-/** The plain JS value of a metadata entry (arrays as JS arrays), for printing and comparisons. */
-export function ggufPlain(value: GgufValue): GgufItem | readonly GgufItem[] {
-  return value.value;
-}
