@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'E_RUNTIME' // ONNX Runtime failed
   | 'E_ONNX' // lowering or serialization failed
   | 'E_SAFETENSORS' // corrupt or unsupported safetensors file
+  | 'E_GGUF' // corrupt or unsupported GGUF file, or a model that cannot be exported to GGUF
   | 'E_CONFIG' // bad or unsupported config.json / tokenizer config
   | 'E_WEIGHTS' // checkpoint tensors missing or of the wrong shape
   | 'E_NOT_FOUND' // a file or Hub entry that does not exist (locally or in the cache)

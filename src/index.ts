@@ -109,6 +109,12 @@ export { MAX_STOP_STRINGS, StopStringMatcher } from './generate/stop.ts';
 export { KV_NAMES, traceGenerationStep } from './models/generation-graph.ts';
 export { type GreedyOptions, greedyGenerate } from './generate/greedy.ts';
 
+// GGUF: files llama.cpp, Ollama and LM Studio read
+export { GgmlType, GgufTokenType, GgufValueType, LlamaFileType, gguf, parseGguf, readGguf, serializeGguf, writeGguf } from './io/gguf/index.ts';
+export type { GgufFile, GgufMetadata, GgufTensorInfo, GgufTensorToWrite, GgufValue } from './io/gguf/index.ts';
+export { GGUF_DTYPES, exportGguf, ggufFromModel } from './models/gguf-export.ts';
+export type { GgufDtype, GgufExportOptions, GgufExportSummary, GgufVocabulary } from './models/gguf-export.ts';
+
 // errors
 export { type ErrorCode, RoadsterError } from './errors.ts';
 

@@ -13,6 +13,7 @@ import { registerBenchGenerate } from './define/bench-generate.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
 import { registerDemo } from './define/demo.ts';
+import { registerExport } from './define/export.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
 import { registerTrain } from './define/train.ts';
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIo): Command {
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerDemo(program, io);
+  registerExport(program, io);
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
