@@ -105,3 +105,19 @@ describe('roadster generate (one prompt)', () => {
     assert.match(bad.stderr, /temperature/);
   });
 });
+
+describe('roadster bench generate', () => {
+  test('prints one result per method and batch, with the fields the issue names', async () => {
+    const r = await run('bench', 'generate', '--model', TINY_LLAMA, '--batches', '1,4', '--adapters', '1,4', '--new', '3', '--prompt', '5', '--contexts', '8,40', '--threads', '1', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.deepEqual(
+      json.results.map((x: { method: string; batch: number; adapters: number }) => `${x.method}/${x.batch}/${x.adapters}`),
+      ['base/1/0', 'base/4/0', 'road/1/1', 'road/4/4', 'lora/1/1', 'lora/4/4', 'merged/1/0', 'merged/4/0'],
+    );
+    for (const x of json.results) {
+      for (const k of ['prefillTokensPerSecond', 'decodeTokensPerSecond', 'stepMsP50', 'stepMsP99', 'peakRssMB']) assert.ok(x[k] > 0, `${x.method} ${k}`);
+    }
+    assert.deepEqual(json.contexts.map((c: { context: number }) => c.context), [8, 40]);
+  });
+});

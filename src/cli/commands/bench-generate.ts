@@ -4,9 +4,12 @@
 // case warms up (graph compilation), then runs `batch` requests of `prompt` random tokens for `new` tokens each,
 // all submitted at once: one prefill run, then decode steps. Reports prefill and decode tokens/s, decode step
 // p50/p99 and the peak RSS so far. `--contexts` measures the decode step against the cached context length.
-// `--llama-cpp` adds llama.cpp (node-llama-cpp) at batch 1 on a GGUF exported from the same weights.
+// `--llama-cpp` adds llama.cpp (node-llama-cpp, a devDependency) at batch 1 on an F32 GGUF exported from the same
+// weights, with an F32 KV cache, so both sides compute in float32.
 
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AdapterEntry, SiteParams } from '../../adapters/kind.ts';
 import { type AdapterConfig, kindOf } from '../../adapters/kinds.ts';
 import { loraConfig } from '../../adapters/lora/config.ts';
@@ -15,6 +18,7 @@ import { selectSites } from '../../adapters/target-modules.ts';
 import { GenerationEngine, type StepInfo } from '../../generate/engine.ts';
 import type { PresetName } from '../../io/config/index.ts';
 import { CausalLM } from '../../models/causal-lm.ts';
+import { exportGguf } from '../../models/gguf-export.ts';
 import type { Weight } from '../../models/load-weights.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { median, randomIds } from '../bench-inputs.ts';
@@ -30,13 +34,14 @@ export interface GenerateBenchOptions {
   readonly prompt: number;
   readonly new: number;
   readonly contexts?: number[];
+  readonly llamaCpp?: boolean;
   readonly threads?: number;
   readonly seed: number;
   readonly quantize: QuantizeWeights;
   readonly json?: boolean;
 }
 
-export type BenchMethod = 'base' | 'road' | 'lora' | 'merged';
+export type BenchMethod = 'base' | 'road' | 'lora' | 'merged' | 'llama.cpp';
 
 export interface GenerateBenchResult {
   readonly method: BenchMethod;
@@ -172,6 +177,24 @@ async function runContexts(model: CausalLM, runtime: Runtime, contexts: readonly
   return out;
 }
 
+/** llama.cpp at batch 1 on the same weights, exported to a temporary F32 GGUF file (ids only, placeholder vocabulary). */
+async function runLlamaCpp(model: CausalLM, threads: number, opts: GenerateBenchOptions): Promise<GenerateBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'roadster-bench-gguf-'));
+  try {
+    const file = join(dir, 'model.gguf');
+    await exportGguf(model, file, { vocabulary: 'placeholder', dtype: 'f32' });
+    const { benchLlamaCppDecode } = await import('../bench-llama-cpp.ts');
+    const r = await benchLlamaCppDecode(file, { promptTokens: opts.prompt, newTokens: opts.new, threads, kvCacheType: 'F32', seed: opts.seed });
+    return { method: 'llama.cpp', batch: 1, adapters: 0, ...pick(r), peakRssMB: peakRssMB() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function pick(r: { prefillTokensPerSecond: number; decodeTokensPerSecond: number; stepMsP50: number; stepMsP99: number }) {
+  return { prefillTokensPerSecond: r.prefillTokensPerSecond, decodeTokensPerSecond: r.decodeTokensPerSecond, stepMsP50: r.stepMsP50, stepMsP99: r.stepMsP99 };
+}
+
 export async function runBenchGenerate(opts: GenerateBenchOptions, io: CliIo): Promise<void> {
   if ((opts.preset === undefined) === (opts.model === undefined)) throw usageError('give exactly one of --preset NAME and --model DIR.');
   const methods = opts.methods as BenchMethod[];
@@ -197,6 +220,11 @@ export async function runBenchGenerate(opts: GenerateBenchOptions, io: CliIo): P
             `decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s, step p50 ${r.stepMsP50.toFixed(1)} ms p99 ${r.stepMsP99.toFixed(1)} ms, peak RSS ${r.peakRssMB.toFixed(0)} MB`,
         );
       }
+    }
+    if (opts.llamaCpp) {
+      const r = await runLlamaCpp(model, threads, opts);
+      results.push(r);
+      log(`llama.cpp batch 1 (F32 GGUF, F32 KV cache): prefill ${r.prefillTokensPerSecond.toFixed(0)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s, step p50 ${r.stepMsP50.toFixed(1)} ms p99 ${r.stepMsP99.toFixed(1)} ms`);
     }
     if (opts.contexts) {
       contexts = await runContexts(model, runtime, opts.contexts, opts);
