@@ -369,13 +369,14 @@ export class GenerationEngine {
     this.cache.reserve(longest, this.running.length - rows.length);
     const v = this.model.config.vocabSize;
     const logits = out.logits.data as Float32Array;
+    const lse = out.logsumexp.data as Float32Array;
     rows.forEach((a, i) => {
       const row = this.running.indexOf(a);
       const pad = t - a.req.promptIds.length;
       this.cache.clear(row);
       this.cache.append(row, keys, values, i, t, pad, a.req.promptIds.map((_, j) => j));
       this.counters.promptTokens += a.req.promptIds.length;
-      if (!a.cancelled) this.accept(a, logits.subarray(i * v, (i + 1) * v));
+      if (!a.cancelled) this.accept(a, logits.subarray(i * v, (i + 1) * v), lse[i]);
     });
     this.onStep?.({ kind: 'prefill', rows: rows.length, positions: t, cachedPositions: 0, ms: performance.now() - started });
   }
@@ -404,17 +405,18 @@ export class GenerationEngine {
     const { keys, values } = this.layerOutputs(out);
     const v = this.model.config.vocabSize;
     const logits = out.logits.data as Float32Array;
+    const lse = out.logsumexp.data as Float32Array;
     rows.forEach((a, i) => {
       this.cache.append(i, keys, values, i, 1, 0, [a.position]);
       a.position++;
-      if (!a.cancelled && !a.done) this.accept(a, logits.subarray(i * v, (i + 1) * v));
+      if (!a.cancelled && !a.done) this.accept(a, logits.subarray(i * v, (i + 1) * v), lse[i]);
     });
     this.onStep?.({ kind: 'decode', rows: n, positions: 1, cachedPositions: this.cache.positionsPerRow, ms: performance.now() - started });
   }
 
   /** Samples a request's next token from its logits [V], streams it and applies the stop conditions. */
-  private accept(a: Active, logits: Float32Array): void {
-    const choice = a.sampler.choose(logits);
+  private accept(a: Active, logits: Float32Array, logSumExp: number): void {
+    const choice = a.sampler.choose(logits, logSumExp);
     a.tokens.push(choice.token);
     a.logprobs.push(choice.logprob);
     a.top.push(choice.top);

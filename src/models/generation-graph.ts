@@ -67,7 +67,11 @@ export function traceGenerationStep(model: CausalLM, b: GraphBuilder, options: G
   );
   const [batch, t] = hidden.shape;
   const last = hidden.slice(1, dimAdd(t, -1), t).reshape([batch, config.hiddenSize]); // [B, C]
-  const outputs: Record<string, Tensor> = { logits: last.matmul(head, { transB: true }) }; // [B, V]
+  const logits = last.matmul(head, { transB: true }); // [B, V]
+  const max = logits.max(-1, true); // [B, 1]
+  // log Σ exp(logits): the log-probabilities' normaliser, so the host's sampler needs no pass of exp over V
+  const logSumExp = logits.sub(max).exp().sum(-1).log().add(max.squeeze(-1)); // [B]
+  const outputs: Record<string, Tensor> = { logits, logsumexp: logSumExp };
   kv.forEach((layer, i) => {
     outputs[KV_NAMES.keys(i)] = layer.keys; // [B, Hkv, T, D]
     outputs[KV_NAMES.values(i)] = layer.values; // [B, Hkv, T, D]
