@@ -10,6 +10,7 @@ import { RoadsterError } from '../errors.ts';
 import type { Graph } from '../graph/ir.ts';
 import { GraphBuilder } from '../graph/tracer.ts';
 import type { Tokenizer } from '../io/tokenizer/index.ts';
+import { adapterBaseWarnings } from '../adapters/base-match.ts';
 import { mixedIndexFeeds, mixedLinear, mixedTableFeeds } from '../adapters/mixed-batch.ts';
 import { INPUT_NAMES, type CausalLM } from '../models/causal-lm.ts';
 import { attentionBias, int64Tensor, positionIds } from '../models/attention-inputs.ts';
@@ -150,9 +151,13 @@ export class GenerationEngine {
     this.cache = new KvCache({ layers: numHiddenLayers, kvHeads: numKeyValueHeads, headDim, rows: this.maxBatch, maxPositions: this.maxModelLen });
   }
 
-  /** Loads a PEFT adapter folder (RoAd or LoRA) as `name`; see AdapterStore.loadFolder. */
-  loadAdapter(name: string, dir: string): LoadResult {
-    return this.adapters.loadFolder(name, dir);
+  /**
+   * Loads a PEFT adapter folder (RoAd or LoRA) as `name` (see AdapterStore.loadFolder); `warnings` says what fits
+   * but looks wrong (an adapter recorded for another base model, an assumed group size).
+   */
+  loadAdapter(name: string, dir: string): LoadResult & { readonly warnings: readonly string[] } {
+    const loaded = this.adapters.loadFolder(name, dir);
+    return { ...loaded, warnings: adapterBaseWarnings(dir, this.model, this.model.source) };
   }
 
   /** Unloads a resident adapter that no request uses. */

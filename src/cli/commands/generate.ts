@@ -164,7 +164,9 @@ export async function generate(opts: GenerateOptions, io: CliIo): Promise<void> 
     tokenizer,
   });
   try {
-    for (const a of adapters) engine.loadAdapter(a.name, a.dir);
+    for (const a of adapters) {
+      for (const warning of engine.loadAdapter(a.name, a.dir).warnings) io.stderr.write(`warning: ${warning}\n`);
+    }
     const flags = samplingFlags(opts);
     const requests: GenerationRequest[] = lines.map((line) => {
       const request: GenerationRequest = {
