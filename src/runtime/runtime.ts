@@ -72,6 +72,8 @@ export class Runtime {
   /** signature → pending or finished compile; `graph` is set once the session exists. */
   private readonly cache = new Map<string, CacheEntry>();
   private counts = { sessionsCreated: 0, cacheHits: 0, compileMs: 0 };
+  /** Signatures of graphs already seen, by graph object and compile options: graphs are immutable values. */
+  private readonly signatures = new WeakMap<Graph, Map<string, string>>();
 
   constructor(options: RuntimeOptions = {}) {
     const threads = options.threads ?? availableParallelism();
@@ -111,7 +113,10 @@ export class Runtime {
     const hasFloat64 = graph.values.some((v) => v.dtype === 'float64');
     const level = effectiveLevel(opts.optimizationLevel ?? this.options.optimizationLevel, hasFloat64);
     const extra = `${level}|${opts.externalDataThreshold ?? ''}|${opts.externalMinBytes ?? ''}`;
-    const signature = graphSignature(graph, this.ids, extra);
+    let seen = this.signatures.get(graph);
+    if (!seen) this.signatures.set(graph, (seen = new Map()));
+    let signature = seen.get(extra);
+    if (signature === undefined) seen.set(extra, (signature = graphSignature(graph, this.ids, extra)));
     const hit = this.cache.get(signature);
     if (hit) {
       this.counts.cacheHits++;
