@@ -102,6 +102,9 @@ export { type RandomModelOptions, writeRandomModel } from './models/random-model
 // generate
 export { type GreedyOptions, greedyGenerate } from './generate/greedy.ts';
 
+// the OpenAI-compatible server
+export { createServer, type ModelCard, type RoadsterServer, type ServerOptions } from './server/index.ts';
+
 // errors
 export { type ErrorCode, RoadsterError } from './errors.ts';
 
