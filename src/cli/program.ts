@@ -14,6 +14,7 @@ import { registerBenchTrain } from './define/bench-train.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
+import { registerServe } from './define/serve.ts';
 import { registerTrain } from './define/train.ts';
 import { type CliIo, hasColors } from './io.ts';
 
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
+  registerServe(program, io);
   registerTrain(program, io);
   return program;
 }

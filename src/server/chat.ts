@@ -9,7 +9,7 @@ import type { GenerationResult, TokenEvent } from '../generate/request.ts';
 import type { TokenLogprob } from '../generate/sampling/sampler.ts';
 import type { ChatMessage } from '../io/tokenizer/index.ts';
 import { finishReason, finiteLogprob, submitChoices, usage } from './choices.ts';
-import { requireTokenizer, responseId, type ServerContext, tokenText } from './context.ts';
+import { requireTokenizer, responseId, type ServerContext, tokenBytes, tokenText } from './context.ts';
 import { clientSignal } from './disconnect.ts';
 import { badRequest, toApiError } from './errors.ts';
 import { CHAT_SCHEMA, choiceSettings, rejectUnsupported, type SamplingBody } from './params.ts';
@@ -29,8 +29,7 @@ interface ChatTokenLogprob {
 }
 
 function entry(ctx: ServerContext, token: number, logprob: number): ChatTokenLogprob {
-  const text = tokenText(ctx, token);
-  return { token: text, logprob: finiteLogprob(logprob), bytes: [...Buffer.from(text, 'utf8')] };
+  return { token: tokenText(ctx, token), logprob: finiteLogprob(logprob), bytes: tokenBytes(ctx, token) };
 }
 
 function logprobsOf(ctx: ServerContext, tokens: readonly number[], lps: readonly number[], tops: readonly (readonly TokenLogprob[])[]) {

@@ -14,9 +14,39 @@ export interface ServerContext {
   readonly tokenizer: Tokenizer | null;
 }
 
-/** A token as logprobs show it: its decoded text, or `token_id:N` without a tokenizer (vLLM's spelling). */
+/** GPT-2's byte-level alphabet, inverted: the character that stands for each byte -> the byte. */
+const BYTE_OF_CHAR: ReadonlyMap<string, number> = (() => {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const map = new Map<string, number>();
+  let next = 0;
+  for (let b = 0; b < 256; b++) map.set(String.fromCodePoint(printable(b) ? b : 256 + next++), b);
+  return map;
+})();
+
+/** The bytes of a token: its text's UTF-8, or for a piece of a character, the raw bytes (byte-level or <0xNN> byte-fallback vocabularies). */
+export function tokenBytes(ctx: ServerContext, id: number): number[] {
+  const tokenizer = ctx.tokenizer;
+  if (tokenizer === null) return [...Buffer.from(`token_id:${id}`, 'utf8')];
+  const text = tokenizer.decode([id], { skipSpecialTokens: false });
+  if (!text.includes('\uFFFD')) return [...Buffer.from(text, 'utf8')];
+  const raw = tokenizer.idToToken(id) ?? '';
+  const fallback = /^<0x([0-9A-Fa-f]{2})>$/.exec(raw);
+  if (fallback) return [parseInt(fallback[1], 16)];
+  const chars = [...raw];
+  if (chars.length > 0 && chars.every((c) => BYTE_OF_CHAR.has(c))) return chars.map((c) => BYTE_OF_CHAR.get(c)!);
+  return [...Buffer.from(text, 'utf8')];
+}
+
+/**
+ * A token as logprobs show it: its decoded text; a piece of a multi-byte character as `bytes:\\xNN...` (OpenAI's
+ * spelling), so that different pieces do not all read "\uFFFD"; `token_id:N` without a tokenizer (vLLM's).
+ */
 export function tokenText(ctx: ServerContext, id: number): string {
-  return ctx.tokenizer === null ? `token_id:${id}` : ctx.tokenizer.decode([id], { skipSpecialTokens: false });
+  if (ctx.tokenizer === null) return `token_id:${id}`;
+  const text = ctx.tokenizer.decode([id], { skipSpecialTokens: false });
+  if (!text.includes('\uFFFD')) return text;
+  const bytes = tokenBytes(ctx, id);
+  return Buffer.from(bytes).toString('utf8').includes('\uFFFD') ? `bytes:${bytes.map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('')}` : text;
 }
 
 /** The tokenizer, or a 400 saying that text needs one. */

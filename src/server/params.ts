@@ -13,7 +13,9 @@ export const MAX_N = 64;
 
 const int = (minimum?: number, maximum?: number) => ({ type: 'integer', ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum }) });
 const num = (extra: Record<string, number> = {}) => ({ type: 'number', ...extra });
-const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
+/** The schema or null (JSON null means "not given", as in OpenAI's SDKs); one type list keeps the error message short. */
+const nullable = (schema: Record<string, unknown>) =>
+  typeof schema.type === 'string' ? { ...schema, type: [schema.type, 'null'] } : { anyOf: [schema, { type: 'null' }] };
 
 /** Fields both endpoints take: OpenAI's sampling fields and vLLM's extras. */
 const SAMPLING_PROPERTIES = {
