@@ -101,7 +101,7 @@ export function registerChat(app: FastifyInstance, ctx: ServerContext): void {
     let stream: SseStream | null = null;
     const onToken = (index: number, e: TokenEvent) => {
       const lp = wantLogprobs ? logprobsOf(ctx, [e.token], [e.logprob], [e.top]) : null;
-      if (e.text === '' && lp === null) return;
+      if (e.text === '' && lp === null && !settings.returnTokenIds) return; // a piece of a character, or text held back by a stop string
       stream?.send({ ...chunk, choices: [{ index, delta: { content: e.text }, logprobs: lp, finish_reason: null, ...(settings.returnTokenIds ? { token_ids: [e.token] } : {}) }], ...extra });
     };
     const pending = submitChoices({ ...run, onToken });

@@ -90,7 +90,7 @@ export function registerCompletions(app: FastifyInstance, ctx: ServerContext): v
     const onToken = (index: number, e: TokenEvent) => {
       const lp = logprobs === null ? null : logprobsOf(ctx, [e.token], [e.logprob], [e.top], offsets[index]);
       offsets[index] += e.text.length;
-      if (e.text === '' && lp === null) return;
+      if (e.text === '' && lp === null && !settings.returnTokenIds) return; // a piece of a character, or text held back by a stop string
       stream?.send({ ...base, choices: [{ index, text: e.text, logprobs: lp, finish_reason: null, ...(settings.returnTokenIds ? { token_ids: [e.token] } : {}) }], ...extra });
     };
     const pending = submitChoices({ ...run, onToken }); // before hijacking: a refused request is still a plain error

@@ -55,3 +55,51 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   } catch {}
   return { status: res.status, headers: res.headers, body: parsed };
 }
+
+/** A runtime whose every graph run first sleeps `ms` (no CPU): requests last long enough to watch them run. */
+export function slowRuntime(runtime: Runtime, ms: number): Runtime {
+  return new Proxy(runtime, {
+    get(target, prop, receiver) {
+      if (prop !== 'compile') return Reflect.get(target, prop, receiver);
+      return async (...args: Parameters<Runtime['compile']>) => {
+        const compiled = await target.compile(...args);
+        return { run: async (feeds: Parameters<typeof compiled.run>[0]) => (await new Promise((r) => setTimeout(r, ms)), compiled.run(feeds)) };
+      };
+    },
+  });
+}
+
+/** Polls `condition` every 5 ms until it holds (or fails after `ms`). */
+export async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Starts a streaming completion with fetch; resolves once the first event has arrived. */
+export async function openStream(url: string, body: object, signal?: AbortSignal): Promise<{ reader: ReadableStreamDefaultReader<Uint8Array>; first: string; rest(): Promise<string> }> {
+  const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }), signal });
+  if (res.status !== 200) throw new Error(`stream: ${res.status} ${await res.text()}`);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let first = '';
+  while (!first.includes('\n\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    first += decoder.decode(value, { stream: true });
+  }
+  return {
+    reader,
+    first,
+    async rest() {
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value, { stream: true });
+      }
+    },
+  };
+}
