@@ -10,6 +10,7 @@ import { registerMerge } from './define/adapter-merge.ts';
 import { registerBenchCliStartup } from './define/bench-cli-startup.ts';
 import { registerBenchForward } from './define/bench-forward.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
+import { registerBenchServe } from './define/bench-serve.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerGenerate } from './define/generate.ts';
@@ -40,11 +41,12 @@ export function buildProgram(io: CliIo): Command {
     })
     .showHelpAfterError('(add --help for usage)');
 
-  const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup');
+  const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup, the HTTP server');
   registerBenchMatmul(bench, io);
   registerBenchForward(bench, io);
   registerBenchTrain(bench, io);
   registerBenchCliStartup(bench, io);
+  registerBenchServe(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerDemo(program, io);
