@@ -97,11 +97,12 @@ export function createServer(options: ServerOptions): RoadsterServer {
     void reply.code(404).send(e.body());
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0];
     if (state === 'draining' || state === 'closed') {
-      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-      throw new ApiError(503, 'The server is shutting down and accepts no new requests; retry on another replica.', 'server_error', null, 'server_shutting_down');
+      throw new ApiError(503, 'The server is shutting down and accepts no new requests; retry on another replica.', 'server_error', null, 'server_shutting_down', {
+        'retry-after': String(RETRY_AFTER_SECONDS),
+      });
     }
     const key = options.apiKey ?? null;
     if (key !== null && path.startsWith('/v1/')) {

@@ -116,6 +116,7 @@ describe('operations', () => {
     const refused = await post(`${s.url}/v1/completions`, LONG);
     assert.equal(refused.status, 503);
     assert.equal(refused.body.error.code, 'server_shutting_down');
+    assert.equal(refused.headers.get('retry-after'), '1');
     assert.equal((await fetch(`${s.url}/health`)).status, 503);
     const text = stream.first + (await stream.rest());
     assert.match(text, /"finish_reason":"length"/);
