@@ -25,8 +25,9 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   train: ['adapters', 'models', 'runtime', 'graph', 'io'],
   generate: ['adapters', 'models', 'runtime', 'graph', 'io'],
   demo: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
-  cli: ['demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
-  'index.ts': ['cli', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  server: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  cli: ['server', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  'index.ts': ['cli', 'server', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
 };
 
 /** Leaves at the root of src/ that every layer may import (they import nothing of src/). */

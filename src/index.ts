@@ -115,6 +115,9 @@ export type { GgufFile, GgufMetadata, GgufTensorInfo, GgufTensorToWrite, GgufVal
 export { GGUF_DTYPES, exportGguf, ggufFromModel } from './models/gguf-export.ts';
 export type { GgufDtype, GgufExportOptions, GgufExportSummary, GgufVocabulary } from './models/gguf-export.ts';
 
+// the OpenAI-compatible server
+export { createServer, type ModelCard, type RoadsterServer, type ServerOptions } from './server/index.ts';
+
 // errors
 export { type ErrorCode, RoadsterError } from './errors.ts';
 

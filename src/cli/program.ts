@@ -11,11 +11,13 @@ import { registerBenchCliStartup } from './define/bench-cli-startup.ts';
 import { registerBenchForward } from './define/bench-forward.ts';
 import { registerBenchGenerate } from './define/bench-generate.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
+import { registerBenchServe } from './define/bench-serve.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerExport } from './define/export.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
+import { registerServe } from './define/serve.ts';
 import { registerTrain } from './define/train.ts';
 import { type CliIo, hasColors } from './io.ts';
 
@@ -41,12 +43,13 @@ export function buildProgram(io: CliIo): Command {
     })
     .showHelpAfterError('(add --help for usage)');
 
-  const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup');
+  const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup, the HTTP server');
   registerBenchMatmul(bench, io);
   registerBenchForward(bench, io);
   registerBenchTrain(bench, io);
   registerBenchGenerate(bench, io);
   registerBenchCliStartup(bench, io);
+  registerBenchServe(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
   registerDemo(program, io);
@@ -54,6 +57,7 @@ export function buildProgram(io: CliIo): Command {
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
+  registerServe(program, io);
   registerTrain(program, io);
   return program;
 }

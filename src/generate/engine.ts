@@ -76,6 +76,8 @@ export interface EngineStats {
   readonly steps: number;
   /** Adapters used by running requests. */
   readonly runningAdapters: readonly string[];
+  /** Adapters named by waiting requests. */
+  readonly waitingAdapters: readonly string[];
 }
 
 interface Active {
@@ -97,6 +99,11 @@ interface Active {
   readonly resolve: (r: GenerationResult) => void;
   readonly reject: (e: unknown) => void;
   readonly cleanup: () => void;
+}
+
+/** The distinct adapters of some requests (the base model left out). */
+function adapterNames(requests: readonly Active[]): string[] {
+  return [...new Set(requests.map((a) => a.req.adapter).filter((n): n is string => n !== null))];
 }
 
 /** End-of-sequence ids of a model: generation_config.json's, else config.json's (transformers' order). */
@@ -179,7 +186,8 @@ export class GenerationEngine {
       cacheCapacityTokens: this.cache.positionsPerRow * this.maxBatch,
       maxCachedTokens: this.maxCachedTokens,
       ...this.counters,
-      runningAdapters: [...new Set(running.map((a) => a.req.adapter).filter((n): n is string => n !== null))],
+      runningAdapters: adapterNames(running),
+      waitingAdapters: adapterNames(this.waiting),
     };
   }
 
