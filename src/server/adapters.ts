@@ -34,6 +34,7 @@ export class ServedModels {
     /** Where the base model came from (a folder or a Hub id). */
     private readonly baseRoot: string,
     adaptersDir: string | null,
+    private readonly onWarning?: (message: string) => void,
   ) {
     this.#adaptersDir = adaptersDir === null ? null : realpathSync(adaptersDir);
   }
@@ -77,7 +78,9 @@ export class ServedModels {
       throw badRequest(`lora_path ${path} resolves outside the adapters folder (--adapters-dir ${dir}); only folders inside it may be loaded`, 'lora_path', 'path_not_allowed');
     }
     if (!statSync(real).isDirectory()) throw badRequest(`lora_path ${path} is not a folder (a PEFT adapter folder holds adapter_config.json and adapter_model.safetensors)`, 'lora_path');
-    return { evicted: this.engine.loadAdapter(name, real).evicted };
+    const loaded = this.engine.loadAdapter(name, real);
+    for (const w of loaded.warnings) this.onWarning?.(`adapter "${name}": ${w}`);
+    return { evicted: loaded.evicted };
   }
 
   /** POST /v1/unload_lora_adapter. */

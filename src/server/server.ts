@@ -39,6 +39,8 @@ export interface ServerOptions {
   readonly host?: string;
   /** 0 picks a free port. Default 8000. */
   readonly port?: number;
+  /** Called with what fits but looks wrong about a loaded adapter (another recorded base model, an assumed group size). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface RoadsterServer {
@@ -70,12 +72,14 @@ export function createServer(options: ServerOptions): RoadsterServer {
   const tokenizer = options.tokenizer ?? null;
   const engine = new GenerationEngine(options.model, options.runtime, { ...options.engine, tokenizer });
   try {
-    for (const [name, dir] of Object.entries(options.adapters ?? {})) engine.loadAdapter(name, dir);
+    for (const [name, dir] of Object.entries(options.adapters ?? {})) {
+      for (const w of engine.loadAdapter(name, dir).warnings) options.onWarning?.(`adapter "${name}": ${w}`);
+    }
   } catch (error) {
     void engine.close();
     throw error;
   }
-  const models = new ServedModels(engine, options.servedModelName, options.modelSource ?? options.servedModelName, options.adaptersDir ?? null);
+  const models = new ServedModels(engine, options.servedModelName, options.modelSource ?? options.servedModelName, options.adaptersDir ?? null, options.onWarning);
   const metrics = new ServerMetrics(engine, options.servedModelName);
   const ctx: ServerContext = { engine, models, metrics, tokenizer };
   let state: 'starting' | 'ready' | 'draining' | 'closed' = 'starting';

@@ -153,3 +153,22 @@ describe('load and unload', () => {
     assert.equal(escape.status, 400);
   });
 });
+
+describe('an adapter recorded for another base model', () => {
+  test('loads when its shapes fit, and is reported through onWarning', async () => {
+    const recorded = join(DIR, 'recorded-elsewhere');
+    copyAdapter(ROAD, recorded);
+    const config = JSON.parse(readFileSync(join(recorded, 'adapter_config.json'), 'utf8'));
+    writeFileSync(join(recorded, 'adapter_config.json'), JSON.stringify({ ...config, base_model_name_or_path: 'someone/another-model' }));
+    const warnings: string[] = [];
+    const s = await startServer({ model, runtime, servedModelName: 'base', adaptersDir: DIR, onWarning: (m) => warnings.push(m) });
+    try {
+      const r = await post(`${s.url}/v1/load_lora_adapter`, { lora_name: 'elsewhere', lora_path: 'recorded-elsewhere' });
+      assert.equal(r.status, 200);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /adapter "elsewhere": .*someone\/another-model/);
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -87,6 +87,7 @@ export async function serve(opts: ServeOptions, io: CliIo): Promise<void> {
       bodyLimit: opts.bodyLimit,
       host: opts.host,
       port: opts.port,
+      onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
     });
     const signalled = new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
