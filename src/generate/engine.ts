@@ -42,6 +42,11 @@ export interface EngineOptions {
   readonly maxCachedTokens?: number;
   /** Adapters resident at once (default 8). */
   readonly maxLoadedAdapters?: number;
+  /**
+   * Padded prompt tokens (rows × longest prompt) one prefill run may hold (default 8,192); more waiting requests
+   * join in the next iterations. A single longer prompt is still prefilled alone.
+   */
+  readonly maxPrefillTokens?: number;
   /** For text, streaming and stop strings (optional). */
   readonly tokenizer?: Tokenizer | null;
   /** End-of-sequence ids (default: generation_config.json's, else config.json's). */
@@ -119,6 +124,7 @@ export class GenerationEngine {
   readonly maxQueue: number;
   readonly maxModelLen: number;
   readonly maxCachedTokens: number;
+  readonly maxPrefillTokens: number;
   private readonly tokenizer: Tokenizer | null;
   private readonly onStep: EngineOptions['onStep'];
   private readonly eos: readonly number[];
@@ -150,6 +156,7 @@ export class GenerationEngine {
       throw new RoadsterError('E_USAGE', `maxModelLen ${this.maxModelLen} exceeds the model's max_position_embeddings (${model.config.maxPositionEmbeddings})`);
     }
     this.maxCachedTokens = int('maxCachedTokens', options.maxCachedTokens ?? this.maxBatch * this.maxModelLen);
+    this.maxPrefillTokens = int('maxPrefillTokens', options.maxPrefillTokens ?? 8192);
     this.tokenizer = options.tokenizer ?? null;
     this.onStep = options.onStep;
     this.eos = options.eosTokenIds ?? modelEosIds(model);
@@ -320,14 +327,21 @@ export class GenerationEngine {
     }
   }
 
-  /** Moves waiting requests into free rows while their prompt + max tokens fit the cache budget (FIFO). */
+  /**
+   * Moves waiting requests into free rows while their prompt + max tokens fit the cache budget and the prefill
+   * batch stays within maxPrefillTokens padded tokens (first come, first served).
+   */
   private admit(): Active[] {
     const admitted: Active[] = [];
     let reserved = this.running.reduce((n, a) => n + a.req.promptIds.length + a.req.maxTokens, 0);
+    let longest = 0;
     while (this.waiting.length > 0 && this.running.length < this.maxBatch) {
       const next = this.waiting[0];
       const need = next.req.promptIds.length + next.req.maxTokens;
       if (reserved + need > this.maxCachedTokens && this.running.length > 0) break;
+      const padded = (admitted.length + 1) * Math.max(longest, next.req.promptIds.length);
+      if (admitted.length > 0 && padded > this.maxPrefillTokens) break;
+      longest = Math.max(longest, next.req.promptIds.length);
       this.waiting.shift();
       reserved += need;
       this.running.push(next);

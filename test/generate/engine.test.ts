@@ -236,6 +236,20 @@ describe('cancellation, limits and bad input', () => {
     assert.ok(Math.max(...seen) <= 2, `at most 2 running rows, saw ${Math.max(...seen)}`);
   });
 
+  test('a prefill batch holds at most maxPrefillTokens padded tokens; later requests join in the next iterations', async () => {
+    const model = await CausalLM.fromFolder(TINY_LLAMA);
+    const prefills: number[] = [];
+    const engine = new GenerationEngine(model, runtime, { maxBatch: 8, maxPrefillTokens: 20, eosTokenIds: [], onStep: (s) => s.kind === 'prefill' && prefills.push(s.rows * s.positions) });
+    const prompts = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [4, 5], [6, 7, 8], [9], [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51]];
+    const together = await engine.generate(prompts.map((p) => ({ promptIds: p, maxTokens: 6, sampling: GREEDY })));
+    assert.ok(prefills.length >= 3, `${prefills.length} prefills`);
+    assert.ok(prefills.every((n, i) => n <= 20 || i === prefills.length - 1), `padded tokens per prefill: ${prefills.join(', ')}`); // the 22-token prompt goes alone
+    for (const [i, p] of prompts.entries()) {
+      const [alone] = await engine.generate([{ promptIds: p, maxTokens: 6, sampling: GREEDY }]);
+      assert.deepEqual(together[i].tokens, alone.tokens, `prompt ${i}`);
+    }
+  });
+
   test('bad requests fail before any work with a message that says what to fix', async () => {
     const model = await CausalLM.fromFolder(TINY_LLAMA);
     const engine = new GenerationEngine(model, runtime, { maxModelLen: 64 });
