@@ -184,8 +184,8 @@ export async function ggufFromModel(
     throw new RoadsterError('E_USAGE', `GGUF dtype "${dtype}" is not written; use one of ${GGUF_DTYPES.join(', ')} ` +
       '(for quantized files, run llama.cpp\'s llama-quantize on the f32 or f16 export).');
   }
-  if (model.classification !== null) {
-    throw new RoadsterError('E_GGUF', `${model.source} is a sequence classifier (a score head, no lm_head); llama.cpp runs causal language ` +
+  if (model.head.type !== 'lm') {
+    throw new RoadsterError('E_GGUF', `${model.source} is ${model.head.description} (no lm_head); llama.cpp runs causal language ` +
       'models only. Export the base model or merge a causal-LM adapter.');
   }
   const config = model.config;

@@ -83,7 +83,7 @@ export function argmaxRows(logits: HostTensor): number[] {
 
 export class ClassificationHead implements ModelHead, SequenceClassification {
   readonly type = 'classification' as const;
-  readonly taskType = 'SEQ_CLS';
+  readonly taskType = 'SEQ_CLS' as const;
   readonly description = 'a sequence classifier';
   readonly lossInputs = 'classLabels (one class index per row)';
   readonly generates = false;

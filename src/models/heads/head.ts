@@ -16,6 +16,9 @@ import type { WeightSpec } from '../llama/checkpoint-names.ts';
 /** The head types roadster implements: transformers' *ForCausalLM and *ForSequenceClassification. */
 export type HeadType = 'lm' | 'classification';
 
+/** PEFT's task_type of adapters trained on a head. */
+export type HeadTaskType = 'CAUSAL_LM' | 'SEQ_CLS';
+
 /** A batch with the loss inputs of every head; each head reads its own. */
 export interface HeadBatch extends TokenBatch {
   /** Language-model head: [B][T] token labels (-100 ignored). */
@@ -47,7 +50,7 @@ export type RowCorrect = boolean | null;
 export interface ModelHead {
   readonly type: HeadType;
   /** PEFT's task_type of adapters trained on this head ("CAUSAL_LM", "SEQ_CLS"). */
-  readonly taskType: string;
+  readonly taskType: HeadTaskType;
   /** "a causal language model", "a sequence classifier": for messages. */
   readonly description: string;
   /** The loss inputs of a batch, for messages ("labels", "classLabels (one class index per row)"). */

@@ -26,7 +26,7 @@ const IGNORE_INDEX = -100;
 
 export class LmHead implements ModelHead {
   readonly type = 'lm' as const;
-  readonly taskType = 'CAUSAL_LM';
+  readonly taskType = 'CAUSAL_LM' as const;
   readonly description = 'a causal language model';
   readonly lossInputs = 'labels';
   readonly generates = true;
