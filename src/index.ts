@@ -85,6 +85,10 @@ export {
 // models: the Llama family, loading, the linear seam
 export { AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, type FromPretrainedOptions, type SequenceClassificationOptions } from './models/auto.ts';
 export { CausalLM, type ForwardResult, type GraphOptions, INPUT_NAMES } from './models/causal-lm.ts';
+export type { HeadBatch, HeadTaskType, HeadTraceContext, HeadType, ModelHead, RowCorrect } from './models/heads/head.ts';
+export { HEAD_KINDS, type Head, type HeadKind, type HeadOf } from './models/heads/kinds.ts';
+export { LmHead } from './models/heads/lm-head.ts';
+export { ClassificationHead } from './models/heads/classification-head.ts';
 export { type LinearFn, type LinearSite, type ProjectionKind, plainLinear } from './models/linear.ts';
 export { type TokenBatch, attentionBias, positionIds } from './models/attention-inputs.ts';
 export {

@@ -6,7 +6,7 @@
 
 import { type CompiledGraph, GraphBuilder, type HostTensor, type Runtime, type Tensor, grad, gradName } from '../../src/index.ts';
 import type { CausalLM } from '../../src/models/causal-lm.ts';
-import { expectedTensors } from '../../src/models/llama/checkpoint-names.ts';
+import { causalLmTensors } from '../../src/models/heads/lm-head.ts';
 import { attentionBias, positionIds } from '../../src/models/attention-inputs.ts';
 import { AdamW, clipCoefficient, globalNorm } from '../../src/train/optimizer.ts';
 import { type Schedule, lrFactor } from '../../src/train/schedule.ts';
@@ -63,9 +63,9 @@ export class FullParameterTrainer {
     readonly options: FullTrainOptions,
   ) {
     const params = new Map<string, Float32Array>();
-    for (const spec of expectedTensors(model.config)) params.set(spec.name, model.weights.get(spec.name)!.data);
+    for (const spec of causalLmTensors(model.config)) params.set(spec.name, model.weights.get(spec.name)!.data);
     this.params = params;
-    this.decayNames = new Set(expectedTensors(model.config).filter((s) => s.shape.length >= 2).map((s) => s.name));
+    this.decayNames = new Set(causalLmTensors(model.config).filter((s) => s.shape.length >= 2).map((s) => s.name));
     const common = { lr: options.lr, betas: options.betas, eps: options.eps ?? 1e-8 };
     this.decay = new AdamW({ ...common, weightDecay: options.weightDecay });
     this.noDecay = new AdamW({ ...common, weightDecay: 0 });
@@ -77,9 +77,9 @@ export class FullParameterTrainer {
    * graph (loss + gradients) and the loss-only graph (evaluation).
    */
   static async create(model: CausalLM, runtime: Runtime, options: FullTrainOptions): Promise<FullParameterTrainer> {
-    const names = expectedTensors(model.config).map((s) => s.name);
+    const names = causalLmTensors(model.config).map((s) => s.name);
     const b = new GraphBuilder();
-    const shapes = new Map(expectedTensors(model.config).map((s) => [s.name, s.shape]));
+    const shapes = new Map(causalLmTensors(model.config).map((s) => [s.name, s.shape]));
     const inputs = new Map<string, Tensor>();
     // tied embeddings ask for the embedding twice (lookup and output head): one input serves both
     const param = (bb: GraphBuilder, name: string) => {

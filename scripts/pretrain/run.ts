@@ -11,7 +11,7 @@ import { CausalLM, Runtime, greedyGenerate, writeRandomModel } from '../../src/i
 import { Tokenizer } from '../../src/io/tokenizer/index.ts';
 import { saveTokenizer } from '../../src/io/tokenizer/bpe-trainer.ts';
 import { encodeFloat32, writeSafetensors } from '../../src/io/safetensors/index.ts';
-import { expectedTensors } from '../../src/models/llama/checkpoint-names.ts';
+import { causalLmTensors } from '../../src/models/heads/lm-head.ts';
 import { type Corpus, loadEmailSample } from './corpus.ts';
 import { END_OF_TEXT, charsPerToken, encodeDocuments, trainCorpusTokenizer } from './corpus-tokenizer.ts';
 import { FullParameterTrainer } from './full-trainer.ts';
@@ -241,7 +241,7 @@ async function meanLoss(model: CausalLM, runtime: Runtime, batches: readonly (re
 
 /** Writes model.safetensors (BF16), config.json and generation_config.json. */
 function saveModel(folder: string, model: CausalLM, configJson: Record<string, unknown>, eosId: number): void {
-  const tensors = expectedTensors(model.config).map((spec) => ({
+  const tensors = causalLmTensors(model.config).map((spec) => ({
     name: spec.name,
     dtype: 'BF16' as const,
     shape: spec.shape,

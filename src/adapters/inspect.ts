@@ -55,8 +55,7 @@ export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
   const config: AdapterConfig = readAdapterConfig(dir);
   if (base) {
     // validates shapes, names and values (the classification head's too)
-    const head = base.classification ? base.weights.get(SCORE_WEIGHT) ?? null : null;
-    readAdapterFolder(dir, base.linearSites(), head);
+    readAdapterFolder(dir, base.linearSites(), base.head.ownWeights());
   }
   // base_model.model.<module>.<prefix><param>: the method's parameters (road_theta, lora_A.weight, ...)
   const paramName = new RegExp(`^base_model\\.model\\.(.+?)\\.(${kindOf(config).prefix}.+)$`);

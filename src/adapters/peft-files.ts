@@ -1,7 +1,7 @@
 // PEFT's adapter folder format, both ways: adapter_config.json (sorted keys, PEFT's common fields plus the
 // method's) and adapter_model.safetensors with PEFT's keys `base_model.model.<module path>.<param>` (adapter
-// name stripped), F32, metadata {"format": "pt"}; a classification head in modules_to_save is saved under its
-// module's key, `base_model.model.score.weight`. Loading validates the adapter against the model: every
+// name stripped), F32, metadata {"format": "pt"}; the head's weights in modules_to_save (a classifier's score)
+// are saved under their module's key, `base_model.model.score.weight`. Loading validates the adapter against the model: every
 // wrapped module must exist and fit, every tensor must be present, of the right shape, and finite.
 
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { openSafetensors, writeFileAtomically, writeSafetensors } from '../io/sa
 import type { LinearSite } from '../models/linear.ts';
 import type { CommonAdapterConfig, SiteParams } from './kind.ts';
 import { type AdapterConfig, checkPeftType, kindOf, ADAPTER_KINDS } from './kinds.ts';
+import type { WeightSpec } from '../models/llama/checkpoint-names.ts';
 import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
 import { checkModulesToSave, savesHead } from './modules-to-save.ts';
 import { parseTargetModules, selectSites, targetModulesToJson } from './target-modules.ts';
@@ -137,17 +138,19 @@ function withGroupSizeNote(error: unknown, dir: string): unknown {
 }
 
 /**
- * Reads an adapter folder written by PEFT (or by roadster) for a model whose linear layers are `sites` and
- * whose classification head, if it has one, is `head` ([K, C]): the config, validated parameters for every
- * wrapped layer, and the adapter's copy of the head when modules_to_save lists it.
+ * Reads an adapter folder written by PEFT (or by roadster) for a model whose linear layers are `sites` and whose
+ * head lets adapters copy `headWeights` (ModelHead.ownWeights; for compatibility also the classification head's
+ * `{ shape }` [K, C], or null for none): the config, validated parameters for every wrapped layer, and the
+ * adapter's copies of the head's weights when modules_to_save lists them.
  */
 export function readAdapterFolder(
   dir: string,
   sites: readonly LinearSite[],
-  head: { readonly shape: readonly number[] } | null = null,
+  headWeights: readonly WeightSpec[] | { readonly shape: readonly number[] } | null = [],
 ): { config: AdapterConfig; params: Map<string, SiteParams>; modules: Map<string, Float32Array> } {
+  const copies: readonly WeightSpec[] = headWeights === null ? [] : 'shape' in headWeights ? [{ name: SCORE_WEIGHT, shape: headWeights.shape }] : headWeights;
   const config = readAdapterConfig(dir);
-  if (savesHead(config) && head === null) {
+  if (savesHead(config) && copies.length === 0) {
     throw new RoadsterError(
       'E_ADAPTER',
       `${join(dir, ADAPTER_CONFIG_FILE)}: modules_to_save ${JSON.stringify(config.modulesToSave)} holds a sequence-classification head (task_type ${JSON.stringify(config.taskType)}), ` +
@@ -193,20 +196,20 @@ export function readAdapterFolder(
       params.set(site.path, entry);
     }
     const modules = new Map<string, Float32Array>();
-    if (savesHead(config) && head !== null) {
-      const key = `${KEY_PREFIX}${SCORE_WEIGHT}`;
+    for (const { name, shape } of savesHead(config) ? copies : []) {
+      const key = `${KEY_PREFIX}${name}`;
       if (!reader.has(key)) {
-        throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the classification head but the file does not hold it`);
+        throw new RoadsterError('E_ADAPTER', `${file}: missing tensor "${key}": modules_to_save lists the model's head but the file does not hold it`);
       }
       const found = reader.info(key).shape;
-      if (found.length !== 2 || found[0] !== head.shape[0] || found[1] !== head.shape[1]) {
+      if (found.length !== shape.length || found.some((d, i) => d !== shape[i])) {
         throw new RoadsterError(
           'E_ADAPTER',
-          `${file}: the classification head "${key}" has shape [${found.join(', ')}] but the model's head is [${head.shape.join(', ')}] ` +
-            `(num_labels ${head.shape[0]}, hidden size ${head.shape[1]}); load the base model with the labels the adapter was trained with`,
+          `${file}: the head's "${key}" has shape [${found.join(', ')}] but the model's head is [${shape.join(', ')}] ` +
+            `(num_labels ${shape[0]}, hidden size ${shape[1]}); load the base model with the labels the adapter was trained with`,
         );
       }
-      modules.set(SCORE_WEIGHT, readFinite(key));
+      modules.set(name, readFinite(key));
       used.add(key);
     }
     const extra = reader.tensorNames().filter((n) => !used.has(n));

@@ -1,52 +1,36 @@
 // PeftModel: a base CausalLM with named adapters, PEFT's API in camelCase (get_peft_model, from_pretrained,
 // load_adapter, set_adapter, disable_adapter, delete_adapter, save_pretrained, merge_adapter, unmerge_adapter,
-// merge_and_unload). Holds state (adapters, which are active or merged); graphs are rebuilt from that state
-// and cached; ONNX sessions are cached by the Runtime. On a sequence classifier (a base with a `score` head)
-// it is PEFT's PeftModelForSequenceClassification: forward gives class logits [B, K], and an adapter whose
-// modules_to_save lists the head trains, saves and merges its own copy of it (see modules-to-save.ts).
+// merge_and_unload). Holds adapter state only: the registry, which adapters are active or merged, the merged
+// weights, and saving and loading. Graphs are built and cached by peft-graphs.ts from that state; ONNX
+// sessions are cached by the Runtime. What the model outputs is its head's (models/heads/): vocabulary logits,
+// or class logits [B, K] on a sequence classifier, which makes this PEFT's PeftModelForSequenceClassification;
+// an adapter whose modules_to_save lists the head's weights trains, saves and merges its own copy of them
+// (see modules-to-save.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
-import { grad, gradName } from '../graph/autodiff.ts';
 import type { DType } from '../graph/dtype.ts';
-import type { Graph } from '../graph/ir.ts';
-import { GraphBuilder, type Tensor } from '../graph/tracer.ts';
+import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import { writeSafetensors } from '../io/safetensors/index.ts';
-import { type CausalLM, INPUT_NAMES } from '../models/causal-lm.ts';
-import type { LinearFn, LinearSite } from '../models/linear.ts';
-import { type TokenBatch, int64Tensor } from '../models/attention-inputs.ts';
-import { sequenceClassificationConfigJson } from '../models/classification-config.ts';
+import type { CausalLM } from '../models/causal-lm.ts';
+import type { LinearSite } from '../models/linear.ts';
+import type { TokenBatch } from '../models/attention-inputs.ts';
 import type { Weight } from '../models/load-weights.ts';
-import { SCORE_WEIGHT, argmaxRows, classificationFeeds, requireClassifier, traceSequenceClassification } from '../models/sequence-classification.ts';
+import { argmaxRows, requireClassifier } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import {
-  asDType,
-  dropoutFeeds,
-  dropoutSites,
-  paramInputName,
-  sequentialFeeds,
-  sequentialLinear,
-  siteInputShapes,
-  siteParamGrads,
-  trainsWithDropout,
-} from './adapter-graph.ts';
+import { dropoutSites, trainsWithDropout } from './adapter-graph.ts';
 import type { AdapterEntry, PeftType, SiteParams } from './kind.ts';
-import { type MixedPlan, batchTables, mixedIndexFeeds, mixedLinear, mixedPlan, mixedTableFeeds } from './mixed-batch.ts';
+import { type MixedPlan, batchTables, mixedPlan } from './mixed-batch.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
-import { SEQ_CLS, checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
-import { adapterConfigJson, readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
+import { checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
+import { readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
+import { PeftGraphs } from './peft-graphs.ts';
+import { peftParameterName } from './peft-names.ts';
 import { selectSites } from './target-modules.ts';
 
-/**
- * PEFT's `named_parameters()` name of an adapter parameter: the adapter name goes after the parameter's first
- * component (`road_theta.default`, `lora_A.default.weight`).
- */
-export function peftParameterName(path: string, param: string, adapter: string): string {
-  const [head, ...rest] = param.split('.');
-  return ['base_model.model', path, head, adapter, ...rest].join('.');
-}
+export { peftParameterName } from './peft-names.ts';
 
 /** PEFT's name for "no adapter" in mixed batches. */
 export const BASE_ADAPTER = '__base__';
@@ -83,10 +67,6 @@ export interface GradOptions extends RunOptions {
 
 type Entry = AdapterEntry<AdapterConfig>;
 
-/** Graph inputs of the classification head: [K, C] for the whole batch, or [B, K, C] with one head per row. */
-const HEAD_INPUT = `head:${SCORE_WEIGHT}`;
-const HEAD_ROWS_INPUT = `head_rows:${SCORE_WEIGHT}`;
-
 export class PeftModel {
   private readonly adapters = new Map<string, Entry>();
   private active: string[] = [];
@@ -94,10 +74,9 @@ export class PeftModel {
   private readonly mergedNames: string[] = [];
   /** Weights changed by merging, by checkpoint name. */
   private readonly overlay = new Map<string, Weight>();
-  private readonly graphs = new Map<string, Graph>();
   private readonly sites: ReadonlyMap<string, LinearSite>;
-  /** The base model's classification head [K, C], or null for a causal LM. */
-  private readonly head: { readonly shape: readonly [number, number]; readonly data: Float32Array } | null;
+  /** The graphs of this model with its adapters (one cache). */
+  private readonly graphs: PeftGraphs;
 
   /** Wraps `base`; graphs run on `runtime`. Add adapters with `addAdapter` / `loadAdapter`. */
   constructor(
@@ -105,13 +84,12 @@ export class PeftModel {
     readonly runtime: Runtime,
   ) {
     this.sites = new Map(base.linearSites().map((s) => [s.path, s]));
-    const score = base.classification ? base.weights.get(SCORE_WEIGHT) : undefined;
-    this.head = score ? { shape: [score.shape[0], score.shape[1]], data: score.data } : null;
+    this.graphs = new PeftGraphs(base, runtime, (b, name, dtype) => this.param(b, name, dtype), (path) => this.siteOf(path));
   }
 
-  /** Whether the base is a sequence classifier (forward gives class logits). */
+  /** Whether the base is a sequence classifier (forward gives class logits); the base's `head` says more. */
   get isSequenceClassifier(): boolean {
-    return this.head !== null;
+    return this.base.head.type === 'classification';
   }
 
   /** PEFT's `get_peft_model`: a new adapter `adapterName` initialised from `config`, made active. */
@@ -161,14 +139,15 @@ export class PeftModel {
    */
   addAdapter(name: string, given: AdapterConfig, seed = 0): void {
     checkModulesToSave(given, `adapter "${name}"`);
-    if (this.head === null && (given.taskType === SEQ_CLS || savesHead(given))) {
+    const config = withClassifierModules(given);
+    const copies = this.base.head.ownWeights();
+    if (copies.length === 0 && savesHead(config)) {
       throw new RoadsterError(
         'E_ADAPTER',
         `adapter "${name}": task_type ${JSON.stringify(given.taskType)} with modules_to_save ${JSON.stringify(given.modulesToSave)} trains a sequence-classification head, ` +
           'but the base model has none; load it with AutoModelForSequenceClassification.fromPretrained(model, { id2label }) or withClassificationHead',
       );
     }
-    const config = withClassifierModules(given);
     const kind = kindOf(config);
     const chosen = selectSites(config.targetModules, [...this.sites.values()], `adapter "${name}"`);
     const params = new Map<string, SiteParams>();
@@ -177,13 +156,14 @@ export class PeftModel {
       params.set(site.path, kind.initParams(config, site, seed * 100003 + i));
     });
     const modules = new Map<string, Float32Array | Float64Array>();
-    if (this.head && savesHead(config)) modules.set(SCORE_WEIGHT, Float32Array.from(this.head.data)); // PEFT copies the original module
+    // PEFT copies the original module
+    if (savesHead(config)) for (const w of copies) modules.set(w.name, Float32Array.from(this.base.weights.get(w.name)!.data));
     this.register(name, config, params, modules);
   }
 
   /** Loads a PEFT adapter folder as `name` (PEFT's `load_adapter`), with its classification head if it saved one. */
   loadAdapter(dir: string, name: string): void {
-    const { config, params, modules } = readAdapterFolder(dir, [...this.sites.values()], this.head);
+    const { config, params, modules } = readAdapterFolder(dir, [...this.sites.values()], this.base.head.ownWeights());
     this.register(name, config, params, modules);
   }
 
@@ -273,7 +253,8 @@ export class PeftModel {
   /** Saves one adapter (default: the first active one) as a PEFT folder in `dir`. */
   saveAdapter(dir: string, name = this.active[0]): void {
     const a = this.adapter(name);
-    const modules = new Map([...this.modules(name)].map(([weight, data]) => [weight, { shape: this.head!.shape, data }]));
+    const shapes = new Map(this.base.head.ownWeights().map((w) => [w.name, w.shape]));
+    const modules = new Map([...this.modules(name)].map(([weight, data]) => [weight, { shape: shapes.get(weight)!, data }]));
     writeAdapterFolder(dir, a.config, a.params, this.siteOf, modules);
   }
 
@@ -295,65 +276,23 @@ export class PeftModel {
     return b.initializer(name, dtype === 'float64' ? Float64Array.from(w.data) : w.data, w.shape);
   };
 
-  private graph(key: string, build: () => Graph): Graph {
-    let g = this.graphs.get(key);
-    if (!g) this.graphs.set(key, (g = build()));
-    return g;
-  }
-
-  /** Traces the model with `linear` at every projection: vocabulary logits, or class logits on a classifier. */
-  private traced(
-    dtype: 'float32' | 'float64',
-    withLoss: boolean,
-    linear: (b: GraphBuilder) => LinearFn,
-    options: { recompute?: boolean; headRows?: boolean } = {},
-  ): { b: GraphBuilder; outputs: Record<string, Tensor> } {
-    const b = new GraphBuilder();
-    const common = { dtype, withLoss, linear: linear(b), param: this.param, recompute: options.recompute ?? false };
-    const head = this.head;
-    const { logits, loss } = head
-      ? traceSequenceClassification(this.base, b, {
-          ...common,
-          score: (bb, dt) => (options.headRows ? bb.input(HEAD_ROWS_INPUT, dt, ['B', ...head.shape]) : bb.input(HEAD_INPUT, dt, head.shape)),
-        })
-      : this.base.trace(b, common);
-    return { b, outputs: loss ? { logits, loss } : { logits } };
-  }
-
-  private structureKey(entries: readonly Entry[]): string {
-    return JSON.stringify(entries.map((e) => [adapterConfigJson(e.config), [...e.params.keys()]]));
-  }
-
-  private siteOf = (path: string): LinearSite => this.sites.get(path)!;
+  private readonly siteOf = (path: string): LinearSite => this.sites.get(path)!;
 
   /**
-   * The active adapter whose head classifies (PEFT's ModulesToSaveWrapper forwards through the active adapter's
-   * copy, and allows one); null: the base model's head.
+   * The active adapter whose copy of the head's weights runs (PEFT's ModulesToSaveWrapper forwards through the
+   * active adapter's copy, and allows one); null: the base model's head.
    */
   private headOwner(): Entry | null {
-    if (this.disabled || this.head === null) return null;
-    const owners = this.active.map((n) => this.adapter(n)).filter((e) => e.modules?.has(SCORE_WEIGHT));
+    if (this.disabled) return null;
+    const copies = this.base.head.ownWeights();
+    const owners = this.active.map((n) => this.adapter(n)).filter((e) => copies.some((w) => e.modules?.has(w.name)));
     if (owners.length > 1) {
       throw new RoadsterError(
         'E_USAGE',
-        `adapters ${owners.map((e) => `"${e.name}"`).join(', ')} each carry a classification head (modules_to_save); as in PEFT, only one of them may be active`,
+        `adapters ${owners.map((e) => `"${e.name}"`).join(', ')} each carry their own copy of ${copies.map((w) => w.name).join(', ')} (modules_to_save); as in PEFT, only one of them may be active`,
       );
     }
     return owners[0] ?? null;
-  }
-
-  private headData(entry: Entry | null): Float32Array | Float64Array {
-    return entry?.modules?.get(SCORE_WEIGHT) ?? this.head!.data;
-  }
-
-  /** Feeds of the head: the active one [K, C], or each row's adapter's [B, K, C] in mixed batches. */
-  private headFeeds(dtype: 'float32' | 'float64', rows?: readonly (string | null)[]): Record<string, HostTensor> {
-    if (this.head === null) return {};
-    const [k, c] = this.head.shape;
-    if (!rows) return { [HEAD_INPUT]: { dtype, shape: [k, c], data: asDType(this.headData(this.headOwner()), dtype) } };
-    const data = dtype === 'float64' ? new Float64Array(rows.length * k * c) : new Float32Array(rows.length * k * c);
-    rows.forEach((n, i) => data.set(this.headData(n === null || n === BASE_ADAPTER ? null : this.adapter(n)), i * k * c));
-    return { [HEAD_ROWS_INPUT]: { dtype, shape: [rows.length, k, c], data } };
   }
 
   /**
@@ -362,26 +301,11 @@ export class PeftModel {
    */
   async forward(batch: PeftBatch, options: RunOptions = {}): Promise<PeftForwardResult> {
     const dtype = options.dtype ?? 'float32';
-    const withLoss = this.head ? batch.classLabels !== undefined : batch.labels !== undefined;
-    let graph: Graph;
-    let extra: Record<string, HostTensor>;
     if (batch.adapterNames) {
-      const { plan, slots } = this.mixedBatch(batch);
-      graph = this.graph(`mixed:${dtype}:${withLoss}:${plan.key}`, () => {
-        const { b, outputs } = this.traced(dtype, withLoss, (bb) => mixedLinear(bb, plan), { headRows: true });
-        return b.build(outputs);
-      });
-      extra = { ...mixedTableFeeds(plan, dtype), ...mixedIndexFeeds(plan, slots), ...this.headFeeds(dtype, batch.adapterNames) };
-    } else {
-      const entries = this.unmergedActive();
-      graph = this.graph(`seq:${dtype}:${withLoss}:${this.structureKey(entries)}`, () => {
-        const { b, outputs } = this.traced(dtype, withLoss, (bb) => sequentialLinear(bb, dtype, entries));
-        return b.build(outputs);
-      });
-      extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype) };
+      const { plan, rows, slots } = this.mixedBatch(batch);
+      return this.graphs.mixedForward(batch, plan, rows, slots, dtype);
     }
-    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
-    return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+    return this.graphs.forward(batch, this.unmergedActive(), this.headOwner(), dtype);
   }
 
   /**
@@ -402,18 +326,11 @@ export class PeftModel {
    * (`base_model.model.score.modules_to_save.<adapter>.weight`).
    */
   async lossAndGrads(batch: PeftBatch, options: GradOptions = {}): Promise<{ loss: number; grads: Map<string, Float32Array | Float64Array> }> {
-    if (this.head && !batch.classLabels) {
-      throw new RoadsterError('E_USAGE', 'lossAndGrads on a sequence classifier needs classLabels (one class index per row)');
-    }
-    if (!this.head && !batch.labels) throw new RoadsterError('E_USAGE', 'lossAndGrads needs labels');
+    const head = this.base.head;
+    if (!head.hasLossInputs(batch)) throw new RoadsterError('E_USAGE', `lossAndGrads on ${head.description} needs ${head.lossInputs}`);
     if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'mixed-adapter batches are for inference; train one adapter (or one active set) at a time');
     const entries = this.unmergedActive();
     if (entries.length === 0) throw new RoadsterError('E_USAGE', 'no active, unmerged adapter to train');
-    const dtype = options.dtype ?? 'float32';
-    const wrt: string[] = []; // graph inputs: every site's (siteInputShapes), then the head's
-    entries.forEach((e, slot) => {
-      for (const path of e.params.keys()) for (const input of Object.keys(siteInputShapes(e.config, this.siteOf(path)))) wrt.push(paramInputName(slot, path, input));
-    });
     const dropout = dropoutSites(entries).length > 0 && options.dropoutSeed !== null;
     if (dropout && (typeof options.dropoutSeed !== 'number' || !Number.isInteger(options.dropoutSeed))) {
       const names = entries.filter((e) => trainsWithDropout(e.config)).map((e) => `"${e.name}"`);
@@ -423,46 +340,23 @@ export class PeftModel {
       );
     }
     const owner = this.headOwner();
-    const trainsHead = owner !== null && entries.includes(owner);
-    if (trainsHead) wrt.push(HEAD_INPUT);
-    const recompute = options.recompute ?? false;
-    const graph = this.graph(`grad:${dtype}:${recompute}:${dropout}:${wrt.length}:${this.structureKey(entries)}`, () => {
-      const { b, outputs } = this.traced(dtype, true, (bb) => sequentialLinear(bb, dtype, entries, { training: dropout }), { recompute });
-      return grad(b.build({ loss: outputs.loss }), 'loss', wrt);
+    return this.graphs.lossAndGrads(batch, entries, {
+      dtype: options.dtype ?? 'float32',
+      recompute: options.recompute ?? false,
+      dropoutSeed: dropout ? (options.dropoutSeed as number) : null,
+      headOwner: owner !== null && entries.includes(owner) ? owner : null,
     });
-    const [rows, columns] = [batch.inputIds.length, batch.inputIds[0]?.length ?? 0];
-    const masks = dropout ? dropoutFeeds(entries, options.dropoutSeed as number, rows, columns) : {};
-    const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype), ...masks };
-    const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
-    const gradOf = (input: string) => out[gradName(input)].data as Float32Array | Float64Array;
-    const grads = new Map<string, Float32Array | Float64Array>();
-    entries.forEach((e, slot) => {
-      for (const [path, params] of e.params) {
-        const site = this.siteOf(path);
-        const inputGrads = Object.fromEntries(Object.keys(siteInputShapes(e.config, site)).map((input) => [input, gradOf(paramInputName(slot, path, input))]));
-        const paramGrads = siteParamGrads(e.config, site, params, inputGrads, dtype);
-        for (const p of Object.keys(params)) grads.set(peftParameterName(path, p, e.name), paramGrads[p]);
-      }
-    });
-    if (trainsHead) grads.set(peftModuleParameterName(SCORE_WEIGHT, owner!.name), gradOf(HEAD_INPUT));
-    return { loss: Number(out.loss.data[0]), grads };
   }
 
-  private feeds(batch: PeftBatch, dtype: 'float32' | 'float64', extra: Record<string, HostTensor>): Record<string, HostTensor> {
-    if (this.head) return { ...classificationFeeds(this.base, batch, dtype), ...extra };
-    const feeds = { ...this.base.feeds(batch, dtype), ...extra };
-    if (batch.labels) feeds[INPUT_NAMES.labels] = int64Tensor(batch.labels);
-    return feeds;
-  }
-
-  private mixedBatch(batch: PeftBatch): { plan: MixedPlan; slots: ({ type: PeftType; slot: number } | null)[] } {
+  private mixedBatch(batch: PeftBatch): { plan: MixedPlan; rows: (Entry | null)[]; slots: ({ type: PeftType; slot: number } | null)[] } {
     const names = batch.adapterNames!;
     if (names.length !== batch.inputIds.length) {
       throw new RoadsterError('E_USAGE', `adapterNames has ${names.length} entries but the batch has ${batch.inputIds.length} rows`);
     }
     if (this.mergedNames.length > 0) throw new RoadsterError('E_USAGE', 'mixed-adapter batches need unmerged adapters; call unmergeAdapter() first');
-    const { tables, slots } = batchTables(names.map((n) => (n === null || n === BASE_ADAPTER ? null : this.adapter(n))));
-    return { plan: mixedPlan(this.sites.values(), tables), slots };
+    const rows = names.map((n) => (n === null || n === BASE_ADAPTER ? null : this.adapter(n)));
+    const { tables, slots } = batchTables(rows);
+    return { plan: mixedPlan(this.sites.values(), tables), rows, slots };
   }
 
   // ---- merging ---------------------------------------------------------------------------------------------
@@ -520,7 +414,10 @@ export class PeftModel {
     const owner = this.headOwner();
     this.mergeAdapter(this.active, options);
     const weights = new Map(this.overlay);
-    if (owner && this.head) weights.set(SCORE_WEIGHT, { shape: this.head.shape, data: Float32Array.from(this.headData(owner)) });
+    for (const w of this.base.head.ownWeights()) {
+      const copy = owner?.modules?.get(w.name);
+      if (copy) weights.set(w.name, { shape: w.shape, data: Float32Array.from(copy) });
+    }
     return this.base.withWeights(weights);
   }
 
@@ -536,10 +433,10 @@ export class PeftModel {
     mkdirSync(dir, { recursive: true });
     const tensors = [...merged.weights].map(([name, w]) => ({ name, dtype: 'F32' as const, shape: w.shape, data: w.data }));
     writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-    const config = merged.classification ? sequenceClassificationConfigJson(raw as Record<string, unknown>, merged.classification) : raw;
+    const config = merged.head.configJson(raw as Record<string, unknown>);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     // transformers saves generation_config.json only for models that generate
-    if (merged.rawFiles.generationConfig !== undefined && !merged.classification) {
+    if (merged.rawFiles.generationConfig !== undefined && merged.head.generates) {
       writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(merged.rawFiles.generationConfig, null, 2) + '\n');
     }
   }

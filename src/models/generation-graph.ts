@@ -1,15 +1,13 @@
 // The graphs of autoregressive generation, traced from the same forward code as training (llama/forward.ts):
 // a prefill graph that runs the prompt and returns every layer's keys and values, and a decode graph that reads
-// the KV cache as inputs and returns the new positions' keys and values. Both return only the last position's
-// logits [B, V], so the vocabulary product is never computed for the rest of the prompt.
+// the KV cache as inputs and returns the new positions' keys and values. Both end with the language-model head's
+// next-token step (heads/lm-head.ts): the last position's logits [B, V] and their logsumexp.
 //
 // Letters: B batch, T new positions, P cached positions, Hkv KV heads, D head dim, C hidden, V vocabulary.
 
-import { dimAdd } from '../graph/dim.ts';
 import { type GraphBuilder, type Tensor, concat } from '../graph/tracer.ts';
-import { ropeInvFreq } from '../io/config/index.ts';
 import { type CausalLM, INPUT_NAMES } from './causal-lm.ts';
-import { type LinearFn, plainLinear } from './linear.ts';
+import type { LinearFn } from './linear.ts';
 import { llamaForward } from './llama/forward.ts';
 
 /** Graph input and output names of the KV cache, per layer. */
@@ -33,25 +31,22 @@ export interface GenerationGraphOptions {
 /**
  * Traces one generation step into `b` (float32). Inputs: input_ids, position_ids [B, T]; attention_bias (and
  * sliding_attention_bias) [B, 1, T, T] among the new positions; with a cache, past_attention_bias (and
- * past_sliding_attention_bias) [B, 1, T, P] and past_keys.i, past_values.i [B, Hkv, P, D]. Outputs: logits [B, V] of the last position; keys.i, values.i [B, Hkv, T, D].
+ * past_sliding_attention_bias) [B, 1, T, P] and past_keys.i, past_values.i [B, Hkv, P, D]. Outputs: logits [B, V]
+ * of the last position and their logsumexp [B]; keys.i, values.i [B, Hkv, T, D].
+ * @throws RoadsterError E_USAGE for a model whose head is not the language model's
  */
 export function traceGenerationStep(model: CausalLM, b: GraphBuilder, options: GenerationGraphOptions): Record<string, Tensor> {
   const { config } = model;
-  model.requireLmHead();
+  const head = model.requireLmHead();
   const { numKeyValueHeads: hkv, headDim: d } = config;
   // [B, 1, T, S]: with a cache, the bias over the P cached keys, then over the T new ones
   const bias = (name: string, pastName: string) => {
     const own = b.input(name, 'float32', ['B', 1, 'T', 'T']); // [B, 1, T, T]
     return options.withCache ? concat([b.input(pastName, 'float32', ['B', 1, 'T', 'P']), own], -1) : own; // [B, 1, T, S]
   };
-  const inv = ropeInvFreq(config);
-  const { hidden, head, kv } = llamaForward(
-    {
-      config,
-      param: (name) => model.weightTensor(b, name, 'float32'),
-      invFreq: b.constant(Float32Array.from(inv), 'float32', [inv.length]),
-      linear: options.linear ?? plainLinear,
-    },
+  const param = (name: string) => model.weightTensor(b, name, 'float32');
+  const { hidden, kv } = llamaForward(
+    model.forwardContext(b, { dtype: 'float32', param, linear: options.linear }),
     {
       inputIds: b.input(INPUT_NAMES.inputIds, 'int64', ['B', 'T']),
       positionIds: b.input(INPUT_NAMES.positionIds, 'int64', ['B', 'T']),
@@ -65,13 +60,8 @@ export function traceGenerationStep(model: CausalLM, b: GraphBuilder, options: G
         : undefined,
     },
   );
-  const [batch, t] = hidden.shape;
-  const last = hidden.slice(1, dimAdd(t, -1), t).reshape([batch, config.hiddenSize]); // [B, C]
-  const logits = last.matmul(head, { transB: true }); // [B, V]
-  const max = logits.max(-1, true); // [B, 1]
-  // log Σ exp(logits): the log-probabilities' normaliser, so the host's sampler needs no pass of exp over V
-  const logSumExp = logits.sub(max).exp().sum(-1).log().add(max.squeeze(-1)); // [B]
-  const outputs: Record<string, Tensor> = { logits, logsumexp: logSumExp };
+  const { logits, logsumexp } = head.traceNextToken(hidden, param); // [B, V], [B]
+  const outputs: Record<string, Tensor> = { logits, logsumexp };
   kv.forEach((layer, i) => {
     outputs[KV_NAMES.keys(i)] = layer.keys; // [B, Hkv, T, D]
     outputs[KV_NAMES.values(i)] = layer.values; // [B, Hkv, T, D]

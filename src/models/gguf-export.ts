@@ -21,7 +21,7 @@ import {
   type GgufValue,
 } from '../io/gguf/index.ts';
 import type { CausalLM } from './causal-lm.ts';
-import { expectedTensors } from './llama/checkpoint-names.ts';
+import { causalLmTensors } from './heads/lm-head.ts';
 import { type LlamaCppArch, ggufOnlyNames, ggufTensorNames, llamaCppArch, permutesQk, qkProjection } from './llama/gguf-names.ts';
 
 /** The tensor types `exportGguf` writes. */
@@ -155,7 +155,7 @@ function ggufTensors(model: CausalLM, arch: LlamaCppArch, dtype: GgufDtype): Ggu
     }
     tensors.push({ name, type, shape, data });
   };
-  for (const spec of expectedTensors(config)) {
+  for (const spec of causalLmTensors(config)) {
     const weight = model.weights.get(spec.name);
     if (weight === undefined) throw new RoadsterError('E_WEIGHTS', `${model.source}: no weight "${spec.name}" to export.`);
     let data = weight.data;
@@ -184,8 +184,8 @@ export async function ggufFromModel(
     throw new RoadsterError('E_USAGE', `GGUF dtype "${dtype}" is not written; use one of ${GGUF_DTYPES.join(', ')} ` +
       '(for quantized files, run llama.cpp\'s llama-quantize on the f32 or f16 export).');
   }
-  if (model.classification !== null) {
-    throw new RoadsterError('E_GGUF', `${model.source} is a sequence classifier (a score head, no lm_head); llama.cpp runs causal language ` +
+  if (model.head.type !== 'lm') {
+    throw new RoadsterError('E_GGUF', `${model.source} is ${model.head.description} (no lm_head); llama.cpp runs causal language ` +
       'models only. Export the base model or merge a causal-LM adapter.');
   }
   const config = model.config;

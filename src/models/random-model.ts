@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseModelConfig } from '../io/config/index.ts';
 import { type FloatDtype, encodeFloat32, writeSafetensors } from '../io/safetensors/index.ts';
 import { seededNormals } from '../seeded-random.ts';
-import { expectedTensors } from './llama/checkpoint-names.ts';
+import { causalLmTensors } from './heads/lm-head.ts';
 
 export interface RandomModelOptions {
   readonly seed?: number;
@@ -24,7 +24,7 @@ export function writeRandomModel(folder: string, configJson: Readonly<Record<str
   const next = seededNormals(options.seed ?? 0);
   mkdirSync(folder, { recursive: true });
   let count = 0;
-  const tensors = expectedTensors(config).map((spec) => {
+  const tensors = causalLmTensors(config).map((spec) => {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     count += n;
     const data = new Float32Array(n);

@@ -1,33 +1,31 @@
-// Sequence classification on the Llama family, as transformers' LlamaForSequenceClassification /
-// Qwen2ForSequenceClassification: `score` = Linear(C, K, bias=False) applied to the final normed hidden state of
-// each row's last real token, giving class logits [B, K]; the loss is the mean cross-entropy over the batch
-// (single_label_classification). transformers finds that token as the rightmost one that is not pad_token_id;
-// here it is the last position the attention mask keeps (the same token for right-padded rows whose text does
-// not end in the pad id), fed as a one-hot selection, so the [B, T, V] vocabulary logits are never computed.
+// Sequence classification on the Llama family, as transformers' AutoModelForSequenceClassification: giving a
+// model a classification head (`withClassificationHead`) and running it without adapters
+// (`classifySequences`). The head itself (pooling, score, loss, config fields) is heads/classification-head.ts.
 // Letters: B batch, T positions, C hidden, K labels.
 
 import { RoadsterError } from '../errors.ts';
 import type { DType } from '../graph/dtype.ts';
-import type { Graph } from '../graph/ir.ts';
-import { GraphBuilder, type Tensor } from '../graph/tracer.ts';
+import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { seededNormals } from '../seeded-random.ts';
-import { type TokenBatch, batchShape } from './attention-inputs.ts';
+import type { TokenBatch } from './attention-inputs.ts';
 import { CausalLM, type GraphOptions } from './causal-lm.ts';
-import { checkClassNames, type SequenceClassification } from './classification-config.ts';
+import { checkClassNames } from './classification-config.ts';
+import { ClassificationHead } from './heads/classification-head.ts';
 import { names } from './llama/checkpoint-names.ts';
+
+export {
+  CLASSIFICATION_INPUTS,
+  argmaxRows,
+  classLabelTensor,
+  classificationLoss,
+  classifierLogits,
+  lastTokenPool,
+} from './heads/classification-head.ts';
 
 /** The checkpoint name of the classification head's weight [K, C]. */
 export const SCORE_WEIGHT = names.score;
-
-/** Graph input names of classification graphs (besides the causal LM's). */
-export const CLASSIFICATION_INPUTS = {
-  /** [B, 1, T] one-hot selection of each row's last real token. */
-  pool: 'last_token_pool',
-  /** [B] int64 class indices. */
-  classLabels: 'class_labels',
-} as const;
 
 /** A batch to classify; `classLabels` (one class index per row) adds the loss. */
 export interface ClassifyBatch extends TokenBatch {
@@ -36,62 +34,18 @@ export interface ClassifyBatch extends TokenBatch {
 
 /** The number of labels of a classifier. */
 export function numLabels(model: CausalLM): number {
-  return requireClassifier(model).id2label.length;
+  return requireClassifier(model).numLabels;
 }
 
 /** The model's classification head; E_USAGE when it has none. */
-export function requireClassifier(model: CausalLM): SequenceClassification {
-  if (!model.classification) {
+export function requireClassifier(model: CausalLM): ClassificationHead {
+  if (model.head.type !== 'classification') {
     throw new RoadsterError(
       'E_USAGE',
       `${model.source} has no sequence-classification head; add one with withClassificationHead(model, { id2label }) or AutoModelForSequenceClassification.fromPretrained`,
     );
   }
-  return model.classification;
-}
-
-/**
- * The one-hot selection [B, 1, T] of each row's last real token: the last position whose attention mask is 1
- * (the last position when there is no mask).
- * @throws RoadsterError E_USAGE for packed rows or a row without any real token
- */
-export function lastTokenPool(batch: TokenBatch, dtype: 'float32' | 'float64'): HostTensor {
-  const [b, t] = batchShape(batch);
-  if (batch.segmentIds) throw new RoadsterError('E_USAGE', 'packed rows (segmentIds) hold several sequences; classify one sequence per row');
-  const data = dtype === 'float64' ? new Float64Array(b * t) : new Float32Array(b * t);
-  for (let i = 0; i < b; i++) {
-    const mask = batch.attentionMask?.[i];
-    let last = t - 1;
-    if (mask) while (last >= 0 && mask[last] === 0) last--;
-    if (last < 0) throw new RoadsterError('E_USAGE', `row ${i} of the batch has no real token (its attention mask is all 0)`);
-    data[i * t + last] = 1;
-  }
-  return { dtype, shape: [b, 1, t], data };
-}
-
-/** int64 class indices [B], checked against K labels. */
-export function classLabelTensor(labels: readonly number[], rows: number, k: number): HostTensor {
-  if (labels.length !== rows) throw new RoadsterError('E_USAGE', `classLabels has ${labels.length} entries but the batch has ${rows} rows`);
-  labels.forEach((l, i) => {
-    if (!Number.isInteger(l) || l < 0 || l >= k) throw new RoadsterError('E_USAGE', `classLabels[${i}] = ${l} is not a class index in [0, ${k})`);
-  });
-  return { dtype: 'int64', shape: [rows], data: BigInt64Array.from(labels.map(BigInt)) };
-}
-
-/**
- * Class logits from the final hidden states: pool [B, 1, T] @ hidden [B, T, C] picks each row's last real token,
- * then score. `score` is [K, C], or [B, K, C] when every row brings its own head (mixed-adapter batches).
- */
-export function classifierLogits(hidden: Tensor, pool: Tensor, score: Tensor): Tensor {
-  const [b, , c] = hidden.shape;
-  const pooled = pool.matmul(hidden); // [B, 1, C]
-  if (score.rank === 3) return pooled.matmul(score, { transB: true }).reshape([b, score.shape[1]]).named('class_logits'); // [B, K]
-  return pooled.reshape([b, c]).matmul(score, { transB: true }).named('class_logits'); // [B, K]
-}
-
-/** Mean cross-entropy of class logits [B, K] against class indices [B] (transformers' single_label_classification). */
-export function classificationLoss(logits: Tensor, classLabels: Tensor): Tensor {
-  return logits.crossEntropy(classLabels).named('loss'); // []
+  return model.head;
 }
 
 export interface ClassificationGraphOptions extends Omit<GraphOptions, 'withLoss' | 'lossChunks'> {
@@ -101,28 +55,21 @@ export interface ClassificationGraphOptions extends Omit<GraphOptions, 'withLoss
   readonly score?: (b: GraphBuilder, dtype: DType) => Tensor;
 }
 
-/** Traces the classifier into `b`: class logits [B, K] and, with `withLoss`, the loss. */
+/** Traces the classifier into `b`: class logits [B, K] and, with `withLoss`, the loss (CausalLM.trace of a classifier). */
 export function traceSequenceClassification(model: CausalLM, b: GraphBuilder, options: ClassificationGraphOptions = {}): { logits: Tensor; loss?: Tensor } {
   requireClassifier(model);
-  const dtype = options.dtype ?? 'float32';
-  const { hidden } = model.trace(b, { ...options, withLoss: false }); // [B, T, C]
-  const pool = b.input(CLASSIFICATION_INPUTS.pool, dtype, ['B', 1, 'T']); // [B, 1, T]
-  const param = options.param ?? ((bb: GraphBuilder, name: string, dt: DType) => model.weightTensor(bb, name, dt));
-  const score = options.score ? options.score(b, dtype) : param(b, SCORE_WEIGHT, dtype); // [K, C] or [B, K, C]
-  const logits = b.scope('score', () => classifierLogits(hidden, pool, score)); // [B, K]
-  if (!options.withLoss) return { logits };
-  const labels = b.input(CLASSIFICATION_INPUTS.classLabels, 'int64', ['B']); // [B]
-  return { logits, loss: classificationLoss(logits, labels) };
+  const { score, ...rest } = options;
+  const given = options.param ?? ((bb: GraphBuilder, name: string, dt: DType) => model.weightTensor(bb, name, dt));
+  const param = score ? (bb: GraphBuilder, name: string, dt: DType) => (name === SCORE_WEIGHT ? score(bb, dt) : given(bb, name, dt)) : given;
+  const { logits, loss } = model.trace(b, { ...rest, param });
+  return loss ? { logits, loss } : { logits };
 }
 
-/** Host feeds of a classification batch: the causal LM's, the pool and, with classLabels, the labels. */
+/** Host feeds of a classification batch: the decoder's, the pool and, with classLabels, the labels. */
 export function classificationFeeds(model: CausalLM, batch: ClassifyBatch, dtype: 'float32' | 'float64'): Record<string, HostTensor> {
-  const feeds: Record<string, HostTensor> = { ...model.feeds(batch, dtype), [CLASSIFICATION_INPUTS.pool]: lastTokenPool(batch, dtype) };
-  if (batch.classLabels) feeds[CLASSIFICATION_INPUTS.classLabels] = classLabelTensor(batch.classLabels, batch.inputIds.length, numLabels(model));
-  return feeds;
+  requireClassifier(model);
+  return model.graphFeeds(batch, dtype, batch.classLabels !== undefined);
 }
-
-const graphs = new WeakMap<CausalLM, Map<string, Graph>>();
 
 /**
  * Runs a classifier (no adapter): class logits [B, K] and, with `classLabels`, the mean cross-entropy
@@ -134,30 +81,8 @@ export async function classifySequences(
   batch: ClassifyBatch,
   options: { dtype?: 'float32' | 'float64' } = {},
 ): Promise<{ logits: HostTensor; loss?: number }> {
-  const dtype = options.dtype ?? 'float32';
-  const withLoss = batch.classLabels !== undefined;
-  let cache = graphs.get(model);
-  if (!cache) graphs.set(model, (cache = new Map()));
-  const key = `${dtype}:${withLoss}`;
-  let graph = cache.get(key);
-  if (!graph) {
-    const b = new GraphBuilder();
-    const { logits, loss } = traceSequenceClassification(model, b, { dtype, withLoss });
-    cache.set(key, (graph = b.build(loss ? { logits, loss } : { logits })));
-  }
-  const out = await (await runtime.compile(graph)).run(classificationFeeds(model, batch, dtype));
-  return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
-}
-
-/** Arg-max class of each row of logits [B, K]. */
-export function argmaxRows(logits: HostTensor): number[] {
-  const [b, k] = logits.shape;
-  const data = logits.data as Float32Array | Float64Array;
-  return Array.from({ length: b }, (_, i) => {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (data[i * k + j] > data[i * k + best]) best = j;
-    return best;
-  });
+  requireClassifier(model);
+  return model.run(runtime, batch, options);
 }
 
 export interface ClassificationHeadOptions {
@@ -198,5 +123,5 @@ export function withClassificationHead(model: CausalLM, options: ClassificationH
   }
   weights.delete(names.lmHead); // as LlamaForSequenceClassification, which has no lm_head
   const padTokenId = options.padTokenId ?? model.classification?.padTokenId ?? null;
-  return new CausalLM(model.config, weights, model.generationConfig, model.source, model.rawFiles, { id2label, padTokenId });
+  return new CausalLM(model.config, weights, model.generationConfig, model.source, model.rawFiles, new ClassificationHead(model.config, { id2label, padTokenId }));
 }

@@ -250,7 +250,7 @@ export class Trainer {
 
   /** Loss terms of a micro-batch: label tokens, or rows for a sequence classifier (its loss is a mean over rows). */
   private lossTerms(batch: TrainBatch): number {
-    return this.peft.isSequenceClassifier ? batch.inputIds.length : batch.lossTokens;
+    return this.peft.base.head.lossTerms(batch);
   }
 
   private async optimizerStep(group: readonly TrainBatch[], epoch: number, started: number): Promise<StepRecord> {
@@ -356,7 +356,7 @@ export class Trainer {
     const { trainable, total, percent } = this.peft.trainableParameters();
     const report: TrainReport = {
       adapter: this.adapterName,
-      task: this.peft.isSequenceClassifier ? 'SEQ_CLS' : 'CAUSAL_LM',
+      task: this.peft.base.head.taskType,
       trainableParameters: trainable,
       totalParameters: total,
       trainablePercent: percent,

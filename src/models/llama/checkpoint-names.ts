@@ -63,11 +63,8 @@ export function hasBias(config: ModelConfig, kind: ProjectionKind): boolean {
   }
 }
 
-/**
- * Every tensor the checkpoint must contain, with its shape. With `numLabels`, the checkpoint is a
- * *ForSequenceClassification one: `score.weight` [K, C] instead of the untied lm_head.
- */
-export function expectedTensors(config: ModelConfig, numLabels?: number): WeightSpec[] {
+/** Every tensor of the decoder (the backbone, without a head) with its shape. */
+export function decoderTensors(config: ModelConfig): WeightSpec[] {
   const { hiddenSize: c, vocabSize: v } = config;
   const specs: WeightSpec[] = [{ name: names.embed, shape: [v, c] }];
   for (let i = 0; i < config.numHiddenLayers; i++) {
@@ -79,8 +76,6 @@ export function expectedTensors(config: ModelConfig, numLabels?: number): Weight
     }
   }
   specs.push({ name: names.finalNorm, shape: [c] });
-  if (numLabels !== undefined) specs.push({ name: names.score, shape: [numLabels, c] });
-  else if (!config.tieWordEmbeddings) specs.push({ name: names.lmHead, shape: [v, c] });
   return specs;
 }
 

@@ -1,10 +1,11 @@
 // Forward pass of the Llama family (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM), traced into the
 // graph IR. Follows transformers' modeling_llama.py (eager attention): RMSNorm, rotate-half RoPE, grouped-query
-// attention, SwiGLU MLP, tied or untied lm_head. Forward code only: weights arrive through `param`, every
-// projection goes through `linear`, masks and positions arrive as inputs.
+// attention, SwiGLU MLP, up to the final norm: the decoder (the backbone) only; the model's head (heads/: the
+// lm_head, or a classifier's score) turns its hidden states into outputs. Forward code only: weights arrive
+// through `param`, every projection goes through `linear`, masks and positions arrive as inputs.
 //
 // Letters: B batch, T query positions, S key positions (= T without a cache), C hidden, H heads, Hkv KV heads,
-// R = H / Hkv, D head dim, F intermediate, V vocabulary, P cached positions (decoding with a KV cache).
+// R = H / Hkv, D head dim, F intermediate, P cached positions (decoding with a KV cache).
 //
 // With a KV cache the new tokens' queries attend to the P cached keys and to the T new keys; the cached keys are
 // read where they lie (two score products whose results are concatenated, never the cache itself), and each
@@ -126,10 +127,10 @@ function mlp(ctx: ForwardContext, layer: number, x: Tensor): Tensor {
 }
 
 /**
- * Runs the decoder; returns the final hidden states [B, T, C], the output head [V, C], logits [B, T, V] and each
- * layer's new keys and values (used only when decoding with a KV cache; unused outputs are never lowered).
+ * Runs the decoder; returns the final hidden states [B, T, C] and each layer's new keys and values (used only
+ * when decoding with a KV cache; unused outputs are never lowered).
  */
-export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidden: Tensor; head: Tensor; logits: Tensor; kv: LayerKv[] } {
+export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidden: Tensor; kv: LayerKv[] } {
   const { config, param } = ctx;
   const b = inputs.inputIds.builder;
   let x = param(names.embed).gather(inputs.inputIds, 0).named('embed'); // [B, T, C]
@@ -154,7 +155,5 @@ export function llamaForward(ctx: ForwardContext, inputs: ForwardInputs): { hidd
   }
 
   const hidden = b.scope('model.norm', () => rmsNorm(x, param(names.finalNorm), config.rmsNormEps)); // [B, T, C]
-  const head = config.tieWordEmbeddings ? param(names.embed) : param(names.lmHead); // [V, C]
-  const logits = hidden.matmul(head, { transB: true }).named('logits'); // [B, T, V]
-  return { hidden, head, logits, kv };
+  return { hidden, kv };
 }

@@ -4,7 +4,7 @@
 // each a recomputation region (docs/autodiff.md#chunked-cross-entropy).
 // Letters: B batch, T positions, C hidden, V vocabulary, Vk one chunk of it.
 
-import { concat, type Tensor } from '../graph/tracer.ts';
+import { concat, type Tensor } from '../../graph/tracer.ts';
 
 /** labels[:, 1:] with -100 appended: the target of each position. [B, T] → [B, T] */
 function shiftedTargets(labels: Tensor): Tensor {
