@@ -16,6 +16,7 @@ import { registerDemo } from './define/demo.ts';
 import { registerExport } from './define/export.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
+import { registerStudio } from './define/studio.ts';
 import { registerTrain } from './define/train.ts';
 import { type CliIo, hasColors } from './io.ts';
 
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIo): Command {
   registerGenerate(program, io);
   registerInspect(program, io);
   registerMerge(program, io);
+  registerStudio(program, io);
   registerTrain(program, io);
   return program;
 }
