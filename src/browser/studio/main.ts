@@ -248,11 +248,18 @@ async function send(): Promise<void> {
 
 function download(): void {
   if (session === null) return;
-  const zip = zipAdapterFolder('roadster-adapter', session.adapterFiles());
-  const url = URL.createObjectURL(new Blob([zip as BlobPart], { type: 'application/zip' }));
-  const a = Object.assign(document.createElement('a'), { href: url, download: 'roadster-adapter.zip' });
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  try {
+    const zip = zipAdapterFolder('roadster-adapter', session.adapterFiles());
+    const url = URL.createObjectURL(new Blob([zip as BlobPart], { type: 'application/zip' }));
+    const a = Object.assign(document.createElement('a'), { href: url, download: 'roadster-adapter.zip' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    setStatus('download-status', 'done', `roadster-adapter.zip: adapter_config.json and adapter_model.safetensors (${zip.length} bytes)`);
+  } catch (e) {
+    setStatus('download-status', 'error', describe(e));
+  }
 }
 
 async function showStoredRun(): Promise<void> {
