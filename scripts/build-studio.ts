@@ -14,8 +14,11 @@ import { build, type Plugin } from 'vite';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_STUDIO_DIR = join(ROOT, 'dist', 'studio');
-/** onnxruntime-web's WebAssembly builds the page may load (plain, and JSEP, which the default bundle uses). */
-export const ORT_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+/**
+ * onnxruntime-web's WebAssembly build that the page loads: the bundle imports onnxruntime-web/wasm (the CPU
+ * build with SIMD and threads; no WebGPU), whose loader (.mjs, also the worker threads' script) and binary these are.
+ */
+export const ORT_FILES = ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 const STUB = '\0roadster-node-stub:';
 
 /** Node built-ins as modules whose every export throws when called (names from the real module). */
@@ -51,6 +54,9 @@ export async function buildStudio(outDir = DEFAULT_STUDIO_DIR, options: { logLev
     base: './',
     logLevel: options.logLevel ?? 'warn',
     plugins: [nodeBuiltinStubs()],
+    // the WebAssembly-only build of onnxruntime-web (src/runtime/web-backend.ts imports the package's default
+    // entry, which Node resolves to its Node build)
+    resolve: { alias: [{ find: /^onnxruntime-web$/, replacement: 'onnxruntime-web/wasm' }] },
     build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 4096, reportCompressedSize: false },
   });
   // the bundle's own copy of the .wasm is never loaded: the page points ORT at ort/ (wasmPaths), whose .mjs

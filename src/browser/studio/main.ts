@@ -199,10 +199,12 @@ async function train(resumeFrom: StoredRun | null): Promise<void> {
       setStatus('train-status', 'training', `step ${step.step} of ${s.steps}: loss ${step.loss.toFixed(4)}, ${step.tokensPerSecond.toFixed(0)} tokens/s (checkpoint stored)`);
       await new Promise((r) => setTimeout(r, 0)); // let the page paint and take the Stop click
     }
-    const mean = session.history.reduce((a, h) => a + h.tokens, 0) / Math.max(session.history.reduce((a, h) => a + h.tokens / h.tokensPerSecond, 0), 1e-9);
+    // the first step of a page also compiles the training graph: the mean leaves it out when there are others
+    const timed = session.history.length > 1 ? session.history.slice(1) : session.history;
+    const mean = timed.reduce((a, h) => a + h.tokens, 0) / Math.max(timed.reduce((a, h) => a + h.tokens / h.tokensPerSecond, 0), 1e-9);
     $('tps').dataset.mean = String(mean);
     setStatus('train-status', session.done ? 'done' : 'stopped', session.done
-      ? `finished ${session.step} steps: final loss ${session.history.at(-1)!.loss.toFixed(4)}, mean ${mean.toFixed(0)} tokens/s`
+      ? `finished ${session.step} steps: final loss ${session.history.at(-1)!.loss.toFixed(4)}, ${mean.toFixed(0)} tokens/s (mean after the first step)`
       : `stopped after step ${session.step}; the checkpoint is stored in this browser (Resume continues it, also after a reload)`);
     chat = null;
   } catch (e) {
