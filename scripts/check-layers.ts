@@ -8,6 +8,8 @@
 //    compilation, followed through every module they reach) uses no package but commander, so `roadster
 //    --help` does not load ONNX Runtime, tokenizers or the Hub client. Commands `await import()` their
 //    implementation in their action.
+// 4. The browser entries (src/browser/index.ts, the studio page) never reach onnxruntime-node: their imports,
+//    followed through every module they reach (dynamic ones too), load no Node-only package.
 //
 //   npx tsx scripts/check-layers.ts        # prints the violations; exit code 1 when there are any
 
@@ -26,7 +28,8 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   generate: ['adapters', 'models', 'runtime', 'graph', 'io'],
   demo: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
   server: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
-  cli: ['server', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  browser: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  cli: ['server', 'browser', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
   'index.ts': ['cli', 'server', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
 };
 
@@ -36,6 +39,10 @@ export const SHARED = ['errors.ts', 'seeded-random.ts'];
 /** The only packages the CLI's startup may load (rule 3). */
 export const CLI_STARTUP_PACKAGES = ['commander'];
 export const CLI_ENTRY = 'cli/main.ts';
+
+/** The browser's entries (rule 4) and what they must not reach. */
+export const BROWSER_ENTRIES = ['browser/index.ts', 'browser/studio/main.ts'];
+export const NODE_ONLY_PACKAGES = ['onnxruntime-node'];
 
 /** One import of a source file. */
 export interface ImportRef {
@@ -122,6 +129,31 @@ export function checkLayers(tree: SourceTree): string[] {
     }
   }
   problems.push(...checkCliStartup(tree));
+  problems.push(...checkBrowserEntries(tree));
+  return problems;
+}
+
+/** Rule 4: packages reached from the browser entries through static value imports. */
+export function checkBrowserEntries(tree: SourceTree): string[] {
+  const problems: string[] = [];
+  for (const entry of BROWSER_ENTRIES.filter((e) => tree.has(e))) {
+    const seen = new Set<string>();
+    const visit = (file: string, via: readonly string[]) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = tree.get(file);
+      if (source === undefined) return;
+      for (const ref of parseImports(source)) {
+        if (ref.typeOnly || ref.specifier.startsWith('node:')) continue;
+        if (ref.specifier.startsWith('.')) visit(resolveRelative(file, ref.specifier), [...via, file]);
+        else if (NODE_ONLY_PACKAGES.includes(packageName(ref.specifier))) {
+          problems.push(`src/${file}:${ref.line}: loads ${ref.specifier}, which the browser entry ${entry} reaches (${[...via, file].join(' -> ')}); ` +
+            'the browser path must run on onnxruntime-web (WebRuntime) only');
+        }
+      }
+    };
+    visit(entry, []);
+  }
   return problems;
 }
 
@@ -156,6 +188,6 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     console.error(`${problems.length} import rule violation(s); see scripts/check-layers.ts and README "Architecture".`);
     process.exitCode = 1;
   } else {
-    console.log('imports: layers downward only, nothing from outside src/, the CLI starts with commander only');
+    console.log('imports: layers downward only, nothing from outside src/, the CLI starts with commander only, the browser entries never reach onnxruntime-node');
   }
 }

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'E_OVERLOADED' // the generation engine's queue is full; retry later
   | 'E_IO' // reading or writing files failed for a reason outside the input (disk full, I/O error)
   | 'E_LOCKED' // an output folder in use by another run
+  | 'E_TOO_LARGE' // a model larger than the place it must fit (a browser tab's memory)
   | 'E_USAGE'; // bad CLI flag or API argument
 
 /** Base class of every error roadster throws on purpose. */

@@ -7,7 +7,7 @@
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
-import { openSafetensors, writeFileAtomically, writeSafetensors } from '../io/safetensors/index.ts';
+import { openSafetensors, serializeSafetensors, writeFileAtomically } from '../io/safetensors/index.ts';
 import type { LinearSite } from '../models/linear.ts';
 import type { CommonAdapterConfig, SiteParams } from './kind.ts';
 import { type AdapterConfig, checkPeftType, kindOf, ADAPTER_KINDS } from './kinds.ts';
@@ -16,8 +16,8 @@ import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
 import { checkModulesToSave, savesHead } from './modules-to-save.ts';
 import { parseTargetModules, selectSites, targetModulesToJson } from './target-modules.ts';
 
-export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
-export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json' as const;
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors' as const;
 /** The PEFT release whose file format roadster writes. */
 export const PEFT_FORMAT_VERSION = '0.20.0';
 const KEY_PREFIX = 'base_model.model.';
@@ -90,6 +90,18 @@ export function writeAdapterFolder(
   modules: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array | Float64Array }> = new Map(),
 ): void {
   mkdirSync(dir, { recursive: true });
+  const files = adapterFolderFiles(config, params, siteOf, modules);
+  writeFileAtomically(join(dir, ADAPTER_WEIGHTS_FILE), [files[ADAPTER_WEIGHTS_FILE]]);
+  writeFileAtomically(join(dir, ADAPTER_CONFIG_FILE), [files[ADAPTER_CONFIG_FILE]]);
+}
+
+/** The two files of a PEFT adapter folder as bytes (what `writeAdapterFolder` writes; a browser zips them). */
+export function adapterFolderFiles(
+  config: AdapterConfig,
+  params: ReadonlyMap<string, SiteParams>,
+  siteOf: (path: string) => LinearSite,
+  modules: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array | Float64Array }> = new Map(),
+): Record<typeof ADAPTER_WEIGHTS_FILE | typeof ADAPTER_CONFIG_FILE, Uint8Array> {
   const tensors = [];
   for (const [path, site] of params) {
     const shapes = kindOf(config).paramShapes(config, siteOf(path));
@@ -100,9 +112,10 @@ export function writeAdapterFolder(
   for (const [weight, { shape, data }] of modules) {
     tensors.push({ name: `${KEY_PREFIX}${weight}`, dtype: 'F32' as const, shape, data: data instanceof Float32Array ? data : Float32Array.from(data) });
   }
-  writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
-  const text = JSON.stringify(adapterConfigJson(config), null, 2);
-  writeFileAtomically(join(dir, ADAPTER_CONFIG_FILE), [new TextEncoder().encode(text)]);
+  return {
+    [ADAPTER_WEIGHTS_FILE]: serializeSafetensors(tensors, { format: 'pt' }),
+    [ADAPTER_CONFIG_FILE]: new TextEncoder().encode(JSON.stringify(adapterConfigJson(config), null, 2)),
+  };
 }
 
 /** The parsed JSON of a folder's adapter_config.json, unvalidated. */

@@ -18,6 +18,7 @@ import { registerExport } from './define/export.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
 import { registerServe } from './define/serve.ts';
+import { registerStudio } from './define/studio.ts';
 import { registerTrain } from './define/train.ts';
 import { type CliIo, hasColors } from './io.ts';
 
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   registerInspect(program, io);
   registerMerge(program, io);
   registerServe(program, io);
+  registerStudio(program, io);
   registerTrain(program, io);
   return program;
 }

@@ -20,6 +20,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { type AdapterSlot, AdapterStore, type LoadResult } from './adapter-store.ts';
 import { IncrementalDetokenizer } from './detokenize.ts';
 import { KvCache } from './kv-cache.ts';
+import { nextTask } from './next-task.ts';
 import {
   type CheckedRequest,
   type FinishReason,
@@ -295,7 +296,7 @@ export class GenerationEngine {
   private stepping = false;
 
   private async runLoop(): Promise<void> {
-    await new Promise((r) => setImmediate(r)); // requests submitted in the same tick share the first prefill
+    await nextTask(); // requests submitted in the same tick share the first prefill
     while (this.waiting.length > 0 || this.running.length > 0) {
       this.stepping = true;
       try {
@@ -308,7 +309,7 @@ export class GenerationEngine {
       } finally {
         this.stepping = false;
       }
-      await new Promise((r) => setImmediate(r)); // let new requests and cancellations in between steps
+      await nextTask(); // let new requests and cancellations in between steps
     }
   }
 

@@ -13,7 +13,7 @@ import { GraphBuilder, type Tensor } from '../graph/tracer.ts';
 import { type ModelConfig, loadModelConfig, ropeInvFreq } from '../io/config/index.ts';
 import type { GenerationConfig } from '../io/config/index.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
-import { Runtime } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 import { type TokenBatch, attentionBias, batchShape, int64Tensor, positionIds } from './attention-inputs.ts';
 import type { SequenceClassification } from './classification-config.ts';
 import type { HeadBatch } from './heads/head.ts';

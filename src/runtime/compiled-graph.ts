@@ -1,10 +1,9 @@
 // A graph compiled to an ONNX Runtime session: validates feeds, runs, and copies results back to host tensors.
 // Sessions are created and cached by `Runtime`; a CompiledGraph is shared by every compile of the same graph.
 
-import { rm } from 'node:fs/promises';
-import type * as ort from 'onnxruntime-node';
 import { RoadsterError } from '../errors.ts';
 import type { TensorSpec } from '../graph/onnx/lower.ts';
+import type { OrtSession, OrtTensor, RuntimeBackend } from './backend.ts';
 import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
 import type { HostTensor } from './host-tensor.ts';
 
@@ -27,13 +26,15 @@ export class CompiledGraph {
 
   /** @internal Use `Runtime.compile`. */
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: OrtSession,
     /** Graph inputs, in trace order; every one must be fed. */
     readonly inputs: readonly TensorSpec[],
     /** Graph outputs, in build order; `run` returns them all. */
     readonly outputs: readonly TensorSpec[],
     readonly info: CompileInfo,
-    private readonly cleanup: { tempDir?: string; onDispose?: (g: CompiledGraph) => void } = {},
+    private readonly backend: RuntimeBackend,
+    /** `cleanup` removes the session's temporary files; `onDispose` tells the runtime. */
+    private readonly hooks: { cleanup?: () => Promise<void>; onDispose?: (g: CompiledGraph) => void } = {},
   ) {}
 
   /** Whether `dispose` has run. */
@@ -48,9 +49,9 @@ export class CompiledGraph {
   async run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     if (this.closed) throw new RoadsterError('E_USAGE', 'run() on a disposed compiled graph; compile the graph again');
     validateFeeds(this.inputs, feeds);
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const spec of this.inputs) ortFeeds[spec.name] = toOrtTensor(feeds[spec.name]);
-    let results: ort.InferenceSession.ReturnType;
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const spec of this.inputs) ortFeeds[spec.name] = toOrtTensor(feeds[spec.name], this.backend);
+    let results: Record<string, OrtTensor>;
     try {
       results = await this.session.run(ortFeeds);
     } catch (e) {
@@ -72,11 +73,11 @@ export class CompiledGraph {
   async dispose(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cleanup.onDispose?.(this);
+    this.hooks.onDispose?.(this);
     try {
       await this.session.release();
     } finally {
-      if (this.cleanup.tempDir) await rm(this.cleanup.tempDir, { recursive: true, force: true });
+      await this.hooks.cleanup?.();
     }
   }
 }

@@ -2,11 +2,11 @@
 // Validation errors (E_FEED) say which input, what was expected and what was given; symbolic dimensions must
 // be bound consistently across all inputs.
 
-import * as ort from 'onnxruntime-node';
 import { RoadsterError } from '../errors.ts';
 import { type DType, dtypeOfHostArray } from '../graph/dtype.ts';
 import { formatShape } from '../graph/dim.ts';
 import type { TensorSpec } from '../graph/onnx/lower.ts';
+import type { OrtTensor, RuntimeBackend } from './backend.ts';
 import { type HostTensor, shapeSize } from './host-tensor.ts';
 
 function describe(specs: readonly TensorSpec[]): string {
@@ -62,24 +62,15 @@ export function validateFeeds(inputs: readonly TensorSpec[], feeds: Readonly<Rec
   }
 }
 
-/** An ORT tensor viewing a host tensor's data (no copy). */
-export function toOrtTensor(t: HostTensor): ort.Tensor {
-  switch (t.dtype) {
-    case 'float32':
-      return new ort.Tensor('float32', t.data as Float32Array, t.shape);
-    case 'float64':
-      return new ort.Tensor('float64', t.data as Float64Array, t.shape);
-    case 'int64':
-      return new ort.Tensor('int64', t.data as BigInt64Array, t.shape);
-    case 'bool':
-      return new ort.Tensor('bool', t.data as Uint8Array, t.shape);
-  }
+/** An ORT tensor of `backend` viewing a host tensor's data (no copy). */
+export function toOrtTensor(t: HostTensor, backend: RuntimeBackend): OrtTensor {
+  return backend.tensor(t.dtype, t.data, t.shape);
 }
 
 const ORT_DTYPES: Readonly<Record<string, DType>> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
 
 /** Copies an ORT output into a host tensor and disposes the ORT tensor. */
-export function fromOrtTensor(name: string, t: ort.Tensor): HostTensor {
+export function fromOrtTensor(name: string, t: OrtTensor): HostTensor {
   try {
     const dtype = ORT_DTYPES[t.type];
     if (!dtype) throw new RoadsterError('E_RUNTIME', `output "${name}" has ORT type ${t.type}, which roadster does not use`);

@@ -2,9 +2,9 @@
 // shapes, outputs) plus the identity of its weight arrays, so compiling the same graph again finds its session
 // without hashing weight bytes. Identities come from a WeakMap owned by one Runtime, never a module global.
 
-import { createHash } from 'node:crypto';
 import type { Graph } from '../graph/ir.ts';
 import { Op, type OpParams } from '../graph/ops.ts';
+import type { Hasher } from './backend.ts';
 
 /** Constants up to this many bytes are hashed by content (so re-traced graphs hit the cache); larger by identity. */
 const CONSTANT_CONTENT_BYTES = 64 * 1024;
@@ -24,9 +24,8 @@ export class ObjectIds {
   }
 }
 
-/** The cache key of a graph; `extra` adds compile options that change the session. */
-export function graphSignature(graph: Graph, ids: ObjectIds, extra = ''): string {
-  const h = createHash('sha256');
+/** The cache key of a graph, hashed with `h` (SHA-256); `extra` adds compile options that change the session. */
+export function graphSignature(graph: Graph, ids: ObjectIds, extra: string, h: Hasher): string {
   h.update(`${extra}\n`);
   for (const n of graph.nodes) {
     h.update(`${n.id}|${n.op}|${n.name}|${n.inputs.join(',')}|${n.outputs.join(',')}|`);
@@ -47,5 +46,5 @@ export function graphSignature(graph: Graph, ids: ObjectIds, extra = ''): string
   for (const v of graph.values) h.update(`${v.dtype}[${v.shape.join(',')}]@${v.node}.${v.index};`);
   h.update('\n');
   for (const o of graph.outputs) h.update(`${o.name}=${o.value};`);
-  return h.digest('hex');
+  return h.digest();
 }

@@ -8,15 +8,14 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RoadsterError } from '../errors.ts';
-import { mixSeed } from '../seeded-random.ts';
 import { INT8_SCHEME_VERSION } from '../graph/quantize.ts';
 import { writeFileAtomically } from '../io/safetensors/index.ts';
 import type { PeftModel } from '../adapters/peft-model.ts';
 import { type CheckpointPayload, cleanPartialCheckpoints, loadLatestCheckpoint, pruneCheckpoints, saveCheckpoint } from './checkpoint.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { lossCurveSvg } from './loss-curve.ts';
-import { AdamW, clipCoefficient, globalNorm, type ParamArray } from './optimizer.ts';
-import { lrFactor } from './schedule.ts';
+import { AdamW, type ParamArray } from './optimizer.ts';
+import { optimizerStep } from './step.ts';
 import { DEFAULT_TRAIN_CONFIG, type RunInput, type TrainConfig } from './config.ts';
 import type { TrainBatch, BatchSource } from './batch.ts';
 
@@ -248,36 +247,8 @@ export class Trainer {
     return this.finish((performance.now() - started) / 1000);
   }
 
-  /** Loss terms of a micro-batch: label tokens, or rows for a sequence classifier (its loss is a mean over rows). */
-  private lossTerms(batch: TrainBatch): number {
-    return this.peft.base.head.lossTerms(batch);
-  }
-
   private async optimizerStep(group: readonly TrainBatch[], epoch: number, started: number): Promise<StepRecord> {
-    const lossTerms = group.reduce((a, b) => a + this.lossTerms(b), 0);
-    const sums = new Map<string, Float64Array>();
-    let loss = 0;
-    let tokens = 0;
-    for (const [micro, batch] of group.entries()) {
-      const weight = this.lossTerms(batch) / Math.max(1, lossTerms);
-      // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
-      const dropoutSeed = mixSeed(this.config.seed, this.state.step, micro);
-      const out = await this.peft.lossAndGrads(batch, { recompute: this.config.recompute, dropoutSeed });
-      loss += out.loss * weight;
-      tokens += batch.tokens;
-      for (const [name, g] of out.grads) {
-        let acc = sums.get(name);
-        if (!acc) sums.set(name, (acc = new Float64Array(g.length)));
-        for (let i = 0; i < g.length; i++) acc[i] += g[i] * weight;
-      }
-    }
-    const norm = globalNorm(sums.values());
-    const finite = Number.isFinite(loss) && Number.isFinite(norm);
-    const lr = this.config.lr * lrFactor({ kind: this.config.schedule, warmupSteps: this.config.warmupSteps, totalSteps: this.totalSteps }, this.state.step);
-    if (finite) {
-      const scale = this.config.maxGradNorm === null ? 1 : clipCoefficient(norm, this.config.maxGradNorm);
-      this.optimizer.step(this.params, sums, lr, scale);
-    }
+    const { loss, gradNorm: norm, lr, tokens, finite } = await optimizerStep(this.peft, this.optimizer, this.params, group, this.config, this.state.step, this.totalSteps);
     this.state = {
       ...this.state,
       step: this.state.step + 1,

@@ -17,6 +17,16 @@ export interface SymbolSource {
   readonly axis: number;
 }
 
+/** What a lowering may emit, by the runtime that will run the model. */
+export interface LowerOptions {
+  /**
+   * Use ONNX Runtime's contrib operators (com.microsoft: FusedMatMul, MatMulIntegerToFloat,
+   * DynamicQuantizeMatMul) where they are faster (default true). false lowers to standard ONNX operators only
+   * (Transpose + MatMul, MatMulInteger + Cast + Mul, DynamicQuantizeLinear), for runtimes without them.
+   */
+  readonly contribOps?: boolean;
+}
+
 /** Emitter state for lowering one graph; rules see it positioned on the IR node being lowered. */
 export class LowerContext {
   readonly nodes: NodeProto[] = [];
@@ -34,7 +44,11 @@ export class LowerContext {
   private readonly memos = new Map<string, unknown>();
   private prefix: string | undefined;
 
-  constructor(readonly graph: Graph) {
+  constructor(
+    readonly graph: Graph,
+    /** What the lowering may emit (see `LowerOptions`). */
+    readonly options: Required<LowerOptions> = { contribOps: true },
+  ) {
     for (const n of graph.nodes) {
       if (n.op !== Op.Input) continue;
       const p = n.params as OpParams[Op.Input];

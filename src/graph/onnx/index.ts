@@ -1,6 +1,6 @@
 // ONNX lowering and serialization of roadster graphs.
 
-export { LowerContext, type SymbolSource } from './context.ts';
+export { LowerContext, type LowerOptions, type SymbolSource } from './context.ts';
 export { type LoweredModel, type TensorSpec, lowerToOnnx } from './lower.ts';
 export { LOWER_RULES, type LowerRule } from './lower-rules.ts';
 export { IR_VERSION, type ModelProto, OPSET_VERSION, onnx } from './proto.ts';

@@ -140,8 +140,9 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
     const deq = ctx.cached(`int8:${w.name}:dequantized32`, () =>
       ctx.initializer(ctx.initializerName(`${w.name}.dequantized`), 'float32', [rows, cols], Float32Array.from(dequantizeRows(quant, false))),
     );
-    if (transB) ctx.emit('FusedMatMul', [x, deq], { transA: 0, transB: 1 }, ctx.outputs, MS_DOMAIN);
-    else ctx.emit('MatMul', [x, deq], {}, ctx.outputs);
+    if (!transB) ctx.emit('MatMul', [x, deq], {}, ctx.outputs);
+    else if (ctx.options.contribOps) ctx.emit('FusedMatMul', [x, deq], { transA: 0, transB: 1 }, ctx.outputs, MS_DOMAIN);
+    else ctx.emit('MatMul', [x, transposeLast2(ctx, deq, 2)], {}, ctx.outputs);
     return;
   }
   const scale = ctx.cached(`int8:${w.name}:scale`, () => ctx.initializer(ctx.initializerName(`${w.name}.scale`), 'float32', [rows], quant.scale));
@@ -150,7 +151,16 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
     : ctx.cached(`int8:${w.name}:q`, () => ctx.tensorInitializer(int8TensorProto(ctx.initializerName(`${w.name}.int8`), [rows, cols], quant.q)));
   if (rounding === 'tensor') {
     const a = transB ? x : ctx.declare(ctx.emit('Mul', [x, scale])[0], 'float32', ctx.inType(0).shape);
-    ctx.emit('DynamicQuantizeMatMul', [a, b, transB ? scale : ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
+    if (ctx.options.contribOps) {
+      ctx.emit('DynamicQuantizeMatMul', [a, b, transB ? scale : ctx.constScalar('float32', 1)], {}, ctx.outputs, MS_DOMAIN);
+    } else {
+      // the same in standard operators: a to uint8 with one scale and zero point, integer products, both scales
+      const [qa, aScale, aZero] = ctx.emit('DynamicQuantizeLinear', [a], {}, 3);
+      const acc = ctx.emit('MatMulInteger', [qa, b, aZero])[0];
+      const products = ctx.emit('Cast', [acc], { to: onnxElemType('float32') })[0];
+      const scales = transB ? ctx.emit('Mul', [aScale, scale])[0] : aScale;
+      ctx.emit('Mul', [products, scales], {}, ctx.outputs);
+    }
     return;
   }
   const inShape = ctx.inType(0).shape;
@@ -164,9 +174,22 @@ export function quantMatMul(ctx: LowerContext, transB: boolean, rounding: InputR
   const [q, rowScale] = quantizeRowsUint8(ctx, a, l, k); // [L, K] uint8, [L, 1]
   const one = ctx.constScalar('float32', 1);
   const zero = ctx.cached('const/uint8(128)', () => ctx.tensorInitializer(uint8TensorProto(ctx.initializerName('const/uint8(128)'), [], Uint8Array.of(128))));
-  const products = ctx.declare(ctx.emit('MatMulIntegerToFloat', [q, b, one, transB ? scale : one, zero], {}, 1, MS_DOMAIN)[0], 'float32', [l, n]);
+  const products = ctx.declare(
+    ctx.options.contribOps
+      ? ctx.emit('MatMulIntegerToFloat', [q, b, one, transB ? scale : one, zero], {}, 1, MS_DOMAIN)[0]
+      : integerProducts(ctx, q, b, zero, transB ? scale : null),
+    'float32',
+    [l, n],
+  );
   const scaled = ctx.declare(ctx.emit('Mul', [products, rowScale])[0], 'float32', [l, n]);
   ctx.emit('Reshape', [scaled, dimsValue(ctx, outShape)], { allowzero: 1 }, ctx.outputs);
+}
+
+/** MatMulIntegerToFloat in standard operators: MatMulInteger (int32 sums), Cast, times the column scales. */
+function integerProducts(ctx: LowerContext, q: string, b: string, zero: string, columnScale: string | null): string {
+  const acc = ctx.emit('MatMulInteger', [q, b, zero])[0];
+  const products = ctx.emit('Cast', [acc], { to: onnxElemType('float32') })[0];
+  return columnScale === null ? products : ctx.emit('Mul', [products, columnScale])[0];
 }
 
 /**

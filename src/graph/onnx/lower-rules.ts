@@ -100,10 +100,10 @@ export const LOWER_RULES: { [O in Op]: LowerRule<O> } = {
   [Op.Not]: direct('Not'),
   // op(A) @ op(B): float32 with a transpose goes to ORT's FusedMatMul, which transposes inside the kernel (no
   // transposed copy of a weight, no layout transpose merged into a slow one); float64 (FusedMatMul has no
-  // float64 kernel) and plain products use Transpose of the last two axes + MatMul
+  // float64 kernel), plain products and standard-only lowerings use Transpose of the last two axes + MatMul
   [Op.MatMul]: (ctx, p) => {
     let [a, b] = ctx.inputs;
-    if ((p.transA || p.transB) && ctx.inType(0).dtype === 'float32') {
+    if ((p.transA || p.transB) && ctx.inType(0).dtype === 'float32' && ctx.options.contribOps) {
       ctx.emit('FusedMatMul', [a, b], { transA: +p.transA, transB: +p.transB }, ctx.outputs, MS_DOMAIN);
       return;
     }

@@ -7,7 +7,7 @@ import type { DType } from '../dtype.ts';
 import type { Shape } from '../dim.ts';
 import { type Graph, graphInputs, liveNodes } from '../ir.ts';
 import { isLeafOp } from '../ops.ts';
-import { LowerContext } from './context.ts';
+import { LowerContext, type LowerOptions } from './context.ts';
 import { outputAlias } from './lower-compound.ts';
 import { LOWER_RULES, type LowerRule } from './lower-rules.ts';
 import { DOMAIN_VERSIONS, IR_VERSION, type ModelProto, OPSET_VERSION, valueInfo } from './proto.ts';
@@ -35,10 +35,13 @@ function domainVersion(domain: string): number {
   return version;
 }
 
-/** Lowers the live part of `graph` to ONNX. Throws E_ONNX when a symbolic dim has no graph input to bind it. */
-export function lowerToOnnx(graph: Graph): LoweredModel {
+/**
+ * Lowers the live part of `graph` to ONNX; `options.contribOps: false` keeps to standard ONNX operators. Throws
+ * E_ONNX when a symbolic dim has no graph input to bind it.
+ */
+export function lowerToOnnx(graph: Graph, options: LowerOptions = {}): LoweredModel {
   if (graph.outputs.length === 0) throw new RoadsterError('E_ONNX', 'graph has no outputs; build it with at least one');
-  const ctx = new LowerContext(graph);
+  const ctx = new LowerContext(graph, { contribOps: options.contribOps ?? true });
   const inputs: TensorSpec[] = graphInputs(graph).map((n) => ({ name: n.params.name, dtype: n.params.dtype, shape: n.params.shape }));
 
   // Outputs name their values directly, except leaves and values shared by two outputs (Identity aliases).

@@ -4,7 +4,17 @@
 
 /** Compare two strings by Unicode code point, as Rust's `str::cmp` and Python's `str` comparison do. */
 export function compareCodePoints(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // code point by code point (no Buffer: a browser tab has none); UTF-8 byte order is code point order
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(j)!;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    i += ca > 0xffff ? 2 : 1;
+    j += cb > 0xffff ? 2 : 1;
+  }
+  return i < a.length ? 1 : j < b.length ? -1 : 0;
 }
 
 /** True when `text` has no unpaired UTF-16 surrogate, so that it has an exact UTF-8 encoding. */
