@@ -8,13 +8,13 @@ import { mkdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { PeftModel } from '../../adapters/peft-model.ts';
-import { hubOptionsFromEnv, resolveModelFiles } from '../../io/hub/index.ts';
+import { resolveModelFiles } from '../../io/hub/index.ts';
 import { AutoModelForCausalLM, type FromPretrainedOptions } from '../../models/auto.ts';
 import type { CausalLM } from '../../models/causal-lm.ts';
 import { type GgufVocabulary, exportGguf } from '../../models/gguf-export.ts';
 import { Runtime } from '../../runtime/index.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
-import { downloadReporter } from '../progress.ts';
+import { modelLoadOptions } from '../load-options.ts';
 
 export interface ExportOptions {
   readonly model: string;
@@ -55,21 +55,14 @@ async function tokenizerFolder(model: string, options: FromPretrainedOptions): P
 export async function runExport(opts: ExportOptions, io: CliIo): Promise<void> {
   const out = resolve(opts.out);
   if (!out.endsWith('.gguf')) throw usageError(`--out ${opts.out} should end in .gguf (llama.cpp and Ollama find models by that extension).`);
-  const hub = hubOptionsFromEnv(io.env);
-  const progress = downloadReporter(io);
-  const loadOptions: FromPretrainedOptions = {
-    ...hub,
-    offline: opts.offline === true || hub.offline === true,
-    ...(opts.revision === undefined ? {} : { revision: opts.revision }),
-    onProgress: progress.onProgress,
-  };
+  const { options: loadOptions, stop: stopProgress } = modelLoadOptions(opts, io);
   let model: CausalLM;
   let vocabulary: GgufVocabulary;
   try {
     model = await AutoModelForCausalLM.fromPretrained(opts.model, loadOptions);
     vocabulary = opts.placeholderVocab ? 'placeholder' : { folder: await tokenizerFolder(opts.model, loadOptions) };
   } finally {
-    progress.stop();
+    stopProgress();
   }
   if (opts.adapter !== undefined) model = await merged(model, opts.adapter);
   mkdirSync(dirname(out), { recursive: true });

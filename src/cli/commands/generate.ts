@@ -11,14 +11,13 @@ import { RoadsterError } from '../../errors.ts';
 import { GenerationEngine } from '../../generate/engine.ts';
 import type { GenerationRequest, GenerationResult } from '../../generate/request.ts';
 import type { SamplingParams } from '../../generate/sampling/params.ts';
-import { hubOptionsFromEnv } from '../../io/hub/index.ts';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
-import { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from '../../models/auto.ts';
+import { AutoModelForCausalLM, AutoTokenizer } from '../../models/auto.ts';
 import type { CausalLM } from '../../models/causal-lm.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type RequestLine, readRequestsFile } from '../generate/requests-file.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
-import { downloadReporter } from '../progress.ts';
+import { modelLoadOptions } from '../load-options.ts';
 
 export interface GenerateOptions {
   readonly model: string;
@@ -134,14 +133,7 @@ export async function generate(opts: GenerateOptions, io: CliIo): Promise<void> 
   }
   const defaultAdapter = opts.useAdapter ?? (adapters.length === 1 && opts.requests === undefined ? adapters[0].name : null);
 
-  const hub = hubOptionsFromEnv(io.env);
-  const progress = downloadReporter(io);
-  const loadOptions: FromPretrainedOptions = {
-    ...hub,
-    offline: opts.offline === true || hub.offline === true,
-    ...(opts.revision === undefined ? {} : { revision: opts.revision }),
-    onProgress: progress.onProgress,
-  };
+  const { options: loadOptions, stop: stopProgress } = modelLoadOptions(opts, io);
   const needsTokenizer = lines.some((l) => !('ids' in l.prompt)) || lines.some((l) => (l.stop ?? opts.stop ?? []).length > 0);
   let model: CausalLM;
   let tokenizer: Tokenizer | null = null;
@@ -153,7 +145,7 @@ export async function generate(opts: GenerateOptions, io: CliIo): Promise<void> 
       if (needsTokenizer || !(e instanceof RoadsterError) || !['E_NOT_FOUND', 'E_TOKENIZER'].includes(e.code)) throw e;
     }
   } finally {
-    progress.stop();
+    stopProgress();
   }
 
   const runtime = new Runtime({ threads: opts.threads ?? availableParallelism(), quantizeWeights: opts.quantize });

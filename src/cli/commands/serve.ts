@@ -7,13 +7,12 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { RoadsterError } from '../../errors.ts';
-import { hubOptionsFromEnv } from '../../io/hub/index.ts';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import { AutoModelForCausalLM, AutoTokenizer, type FromPretrainedOptions } from '../../models/auto.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { createServer } from '../../server/index.ts';
 import { type CliIo, usageError } from '../io.ts';
-import { downloadReporter } from '../progress.ts';
+import { modelLoadOptions } from '../load-options.ts';
 
 export interface ServeOptions {
   readonly model: string;
@@ -52,21 +51,14 @@ export async function serve(opts: ServeOptions, io: CliIo): Promise<void> {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw usageError(`--adapter ${dup}=... is given twice; each adapter needs its own name.`);
   if (opts.adaptersDir !== undefined && !existsSync(opts.adaptersDir)) throw usageError(`--adapters-dir ${opts.adaptersDir} does not exist.`);
-  const hub = hubOptionsFromEnv(io.env);
-  const progress = downloadReporter(io);
-  const loadOptions: FromPretrainedOptions = {
-    ...hub,
-    offline: opts.offline === true || hub.offline === true,
-    ...(opts.revision === undefined ? {} : { revision: opts.revision }),
-    onProgress: progress.onProgress,
-  };
+  const { options: loadOptions, stop: stopProgress } = modelLoadOptions(opts, io);
   let model;
   let tokenizer: Tokenizer | null;
   try {
     model = await AutoModelForCausalLM.fromPretrained(opts.model, loadOptions);
     tokenizer = await optionalTokenizer(opts.model, loadOptions);
   } finally {
-    progress.stop();
+    stopProgress();
   }
   const log = (line: string) => io.stderr.write(`${line}\n`);
   if (tokenizer === null) log('roadster serve: the model has no tokenizer.json; prompts must be token ids and /v1/chat/completions is unavailable');
