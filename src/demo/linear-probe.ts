@@ -20,7 +20,8 @@ import { padBatch } from './classify-set.ts';
 /** The pooled hidden state [C] of each distinct token sequence, keyed by its ids. */
 export type PooledFeatures = Map<string, Float32Array>;
 
-const keyOf = (ids: readonly number[]): string => ids.join(',');
+/** The key of an example's tokens in PooledFeatures. */
+export const poolFeaturesKey = (ids: readonly number[]): string => ids.join(',');
 
 /** The real tokens of a right-padded batch row. */
 function rowIds(batch: TrainBatch, row: number): number[] {
@@ -51,7 +52,7 @@ export async function pooledFeatures(
     const chunk = examples.slice(start, start + batchSize);
     const { logits } = await classifySequences(probe, runtime, padBatch(chunk, pad)); // [B, C]
     const data = logits.data as Float32Array;
-    chunk.forEach((e, i) => out.set(keyOf(e.inputIds), data.slice(i * c, (i + 1) * c)));
+    chunk.forEach((e, i) => out.set(poolFeaturesKey(e.inputIds), data.slice(i * c, (i + 1) * c)));
     options.onProgress?.(Math.min(examples.length, start + batchSize));
   }
   return out;
@@ -111,7 +112,7 @@ export function trainProbe(
     const grad = new Float64Array(k * c);
     let loss = 0;
     for (let r = 0; r < rows; r++) {
-      const h = features.get(keyOf(rowIds(batch, r)))!; // [C]
+      const h = features.get(poolFeaturesKey(rowIds(batch, r)))!; // [C]
       const y = batch.classLabels![r];
       const p = softmax(logitsOf(weight, h, k)); // [K]
       loss -= Math.log(p[y]) / rows;
@@ -132,7 +133,7 @@ export function trainProbe(
 /** Arg-max class of each example under the probe head. */
 export function probePredictions(features: PooledFeatures, weight: Float32Array, k: number, examples: readonly TokenizedExample[]): number[] {
   return examples.map((e) => {
-    const z = logitsOf(weight, features.get(keyOf(e.inputIds))!, k);
+    const z = logitsOf(weight, features.get(poolFeaturesKey(e.inputIds))!, k);
     return z.indexOf(Math.max(...z));
   });
 }

@@ -54,7 +54,8 @@ function printReport(io: CliIo, r: DemoReport): void {
 export async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
   const runtime = new Runtime({ threads: flags.threads ?? availableParallelism(), quantizeWeights: flags.quantize });
   const bars = showsProgressBars(io) && flags.json !== true;
-  const progress = trainProgress(io, { logEvery: 50, bars });
+  // one progress per training phase: its bar and ETA start with that phase's first step
+  let progress = trainProgress(io, { logEvery: 50, bars });
   try {
     const report = await runDemo(
       runtime,
@@ -62,6 +63,8 @@ export async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
       {
         log: (line) => progress.log(line),
         train: (phase) => {
+          progress.stop();
+          progress = trainProgress(io, { logEvery: 50, bars });
           progress.log(`training ${phase === 'road' ? 'RoAd' : 'LoRA'} + head ...`);
           return progress.hooks;
         },
