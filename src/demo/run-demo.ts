@@ -1,40 +1,68 @@
-// The offline main job: on the shipped base model, fine-tune RoAd on spam-vs-ham e-mail classification, compare
-// with the base model (zero-shot) and with LoRA trained on the same data for the same steps, then save the
-// adapter, merge it, check that merged and unmerged predictions agree, and classify a few held-out e-mails.
-// Progress goes through `hooks`; printing is the CLI's job.
+// The offline main job: on the shipped base model, classify spam versus ham e-mail with a sequence-classification
+// head (transformers' LlamaForSequenceClassification: `score` reads the last token's final hidden state) trained
+// together with a RoAd adapter (PEFT task_type SEQ_CLS, the head in modules_to_save); compare with the base model
+// (zero-shot label likelihood), with the head alone trained on the frozen model (a linear probe), and with LoRA
+// + head, each for the same steps at its own learning rate; then save the adapter, merge it with its head into
+// a *ForSequenceClassification folder, check that the merged model predicts exactly what the adapter did, and
+// classify a few held-out e-mails. Progress goes through `hooks`; printing is the CLI's job.
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loraConfig } from '../adapters/lora/config.ts';
+import { SEQ_CLS } from '../adapters/modules-to-save.ts';
 import { PeftModel } from '../adapters/peft-model.ts';
 import { roadConfig } from '../adapters/road/config.ts';
 import { RoadsterError } from '../errors.ts';
 import { Tokenizer } from '../io/tokenizer/index.ts';
+import { AutoModelForSequenceClassification } from '../models/auto.ts';
 import { CausalLM } from '../models/causal-lm.ts';
+import { classifySequences, withClassificationHead } from '../models/sequence-classification.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { type ClassifyResult, classifyByLikelihood } from '../train/classify.ts';
 import { defaultPadId, loadDataset } from '../train/data/index.ts';
 import type { TokenizedDataset } from '../train/data/index.ts';
+import { type CurvePoint, lossCurvesSvg } from '../train/loss-curve.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, type TrainReport, Trainer } from '../train/trainer.ts';
+import { classifyByHead, scorePredictions } from './classify-set.ts';
+import { pooledFeatures, probePredictions, trainProbe } from './linear-probe.ts';
 import { DEFAULT_DEMO_OPTIONS, type DemoOptions } from './options.ts';
 import { verifyShippedModel } from './shipped-model.ts';
 import { type Email, balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam-data.ts';
 
 export { DEFAULT_DEMO_OPTIONS, type DemoOptions };
 
+/** The adapters the demo trains, in order. */
+export type DemoPhase = 'road' | 'lora';
+
 export interface DemoHooks {
   log?(line: string): void;
-  /** Trainer hooks for the phase being trained ("road" or "lora"). */
-  train?(phase: 'road' | 'lora', totalSteps: number): TrainHooks;
+  /** Trainer hooks for the phase being trained. */
+  train?(phase: DemoPhase, totalSteps: number): TrainHooks;
+  /** Called when a pass over e-mails starts; the returned function gets the number done. */
   classifying?(what: string, total: number): (done: number) => void;
 }
 
+/** A trained row of the table: test accuracy, confusion[actual][predicted], and the trainer's report. */
 export interface MethodResult {
   readonly accuracy: number;
   readonly confusion: number[][];
+  readonly lr: number;
   readonly train: TrainReport;
 }
 
+/** The head-only baseline: the classification head trained on the frozen base model (a linear probe). */
+export interface HeadOnlyResult {
+  readonly accuracy: number;
+  readonly confusion: number[][];
+  readonly lr: number;
+  readonly steps: number;
+  readonly trainableParameters: number;
+  /** Mean training loss of the last 10 % of the steps. */
+  readonly finalTrainLoss: number;
+  readonly timeSeconds: number;
+}
+
+/** `roadster demo --json` (also written to `<out>/demo-report.json`); README's demo section documents the fields. */
 export interface DemoReport {
   readonly task: string;
   readonly model: string;
@@ -42,84 +70,134 @@ export interface DemoReport {
   readonly trainExamples: number;
   readonly testExamples: number;
   readonly split: string;
+  /** The settings of the run (steps, batch size, text cut, learning rates, ...). */
+  readonly settings: Omit<DemoOptions, 'modelDir' | 'outDir'>;
+  /** The base model without training: zero-shot, the class whose label words ("ham" / "spam") are more likely. */
   readonly base: { readonly accuracy: number; readonly confusion: number[][] };
+  readonly headOnly: HeadOnlyResult;
   readonly road: MethodResult;
   readonly lora: MethodResult | null;
+  /** The RoAd adapter and its head merged into a LlamaForSequenceClassification folder, run without adapters. */
   readonly merged: { readonly accuracy: number; readonly agreesWithUnmerged: boolean; readonly disagreements: number; readonly dir: string };
   readonly samples: readonly { readonly subject: string; readonly actual: string; readonly predicted: string }[];
+  /** The training losses of the trained rows on one chart (SVG). */
+  readonly lossCurve: string;
   readonly timeSeconds: number;
   readonly outDir: string;
 }
 
+/** The demo's data files: text/label records, the text cut to `maxChars`. */
 function writeJsonl(file: string, emails: readonly Email[], maxChars: number): void {
   writeFileSync(file, emails.map((e) => JSON.stringify({ text: emailText(e, maxChars), label: e.label })).join('\n') + '\n');
 }
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 /** Runs the whole demo; `outDir` must not exist (or be empty). */
 export async function runDemo(runtime: Runtime, options: DemoOptions, hooks: DemoHooks = {}): Promise<DemoReport> {
   const started = performance.now();
   const log = (line: string) => hooks.log?.(line);
-  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) {
-    throw new RoadsterError('E_USAGE', `output folder ${options.outDir} exists and is not empty; choose another --out or remove it`);
+  const { outDir, seed, steps } = options;
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    throw new RoadsterError('E_USAGE', `output folder ${outDir} exists and is not empty; choose another --out or remove it`);
   }
   verifyShippedModel(options.modelDir);
   const base = await CausalLM.fromFolder(options.modelDir);
   const tokenizer = await Tokenizer.fromFolder(options.modelDir);
   const emails = loadSpamAssassin();
-  const train = balancedSample(emails.filter((e) => !isTestEmail(e)), options.trainPerClass, options.seed + 11);
-  const test = balancedSample(emails.filter(isTestEmail), options.testPerClass, options.seed + 23);
+  const train = balancedSample(emails.filter((e) => !isTestEmail(e)), options.trainPerClass, seed + 11);
+  const test = balancedSample(emails.filter(isTestEmail), options.testPerClass, seed + 23);
   log(`data: ${emails.length} e-mails; training on ${train.length}, testing on ${test.length} (fixed split, balanced classes)`);
 
-  mkdirSync(join(options.outDir, 'data'), { recursive: true });
-  writeJsonl(join(options.outDir, 'data', 'train.jsonl'), train, options.maxChars);
-  writeJsonl(join(options.outDir, 'data', 'test.jsonl'), test, options.maxChars);
-  const load = async (file: string): Promise<TokenizedDataset> =>
-    (await loadDataset(join(options.outDir, 'data', file), { tokenizer, maxLength: options.maxLength, labelNames: ['ham', 'spam'] })).dataset;
-  const trainSet = await load('train.jsonl');
-  const testSet = await load('test.jsonl');
-  const completions = testSet.info.classCompletions!;
+  mkdirSync(join(outDir, 'data'), { recursive: true });
+  writeJsonl(join(outDir, 'data', 'train.jsonl'), train, options.maxChars);
+  writeJsonl(join(outDir, 'data', 'test.jsonl'), test, options.maxChars);
+  const load = async (file: string, labelMode: 'classify' | 'generate'): Promise<TokenizedDataset> =>
+    (await loadDataset(join(outDir, 'data', file), { tokenizer, maxLength: options.maxLength, labelMode, labelNames: ['ham', 'spam'] })).dataset;
+  const trainSet = await load('train.jsonl', 'classify');
+  const testSet = await load('test.jsonl', 'classify');
   const classes = testSet.info.classNames!;
+  const k = classes.length;
   const padId = defaultPadId(tokenizer);
-  const classify = async (what: string, run: (b: { inputIds: number[][]; attentionMask: number[][] }) => Promise<import('../runtime/host-tensor.ts').HostTensor>): Promise<ClassifyResult> =>
-    classifyByLikelihood(run, testSet.examples, completions, { batchSize: 8, padId, onProgress: hooks.classifying?.(what, testSet.size) });
+  const progress = (what: string, total: number) => hooks.classifying?.(what, total);
+  const testWith = (what: string, run: (b: { inputIds: number[][]; attentionMask: number[][] }) => Promise<import('../runtime/host-tensor.ts').HostTensor>): Promise<ClassifyResult> =>
+    classifyByHead(run, testSet.examples, k, { padId, onProgress: progress(what, testSet.size) });
+  const schedule = { ...DEFAULT_TRAIN_CONFIG, maxSteps: steps, warmupSteps: Math.round(steps / 10), schedule: 'cosine' as const, seed };
+  const curves: { label: string; points: CurvePoint[] }[] = [];
 
-  const baseResult = await classify('base model', async (b) => (await base.forward(runtime, b)).logits);
-  log(`base model (no adaptation): accuracy ${(100 * baseResult.accuracy).toFixed(1)}%`);
+  // The base model as it ships: zero-shot, by the likelihood of the label words after "\nLabel:".
+  const promptSet = await load('test.jsonl', 'generate');
+  const baseResult = await classifyByLikelihood(async (b) => (await base.forward(runtime, b)).logits, promptSet.examples, promptSet.info.classCompletions!, {
+    batchSize: 8,
+    padId,
+    onProgress: progress('base model, zero-shot', promptSet.size),
+  });
+  log(`base model, zero-shot (label likelihood): accuracy ${pct(baseResult.accuracy)}`);
 
+  // Head only: the frozen base model's pooled states, a linear head trained on them for the same steps.
+  const features = await pooledFeatures(base, runtime, [...trainSet.examples, ...testSet.examples], {
+    padId,
+    onProgress: progress('frozen base model, features for the head-only row', trainSet.size + testSet.size),
+  });
+  const batches = () => trainSet.batchSource({ batchSize: options.batchSize, seed, mode: 'length', padId });
+  const probe = trainProbe(features, batches(), k, { ...schedule, lr: options.headLr }, { seed });
+  curves.push({ label: 'head only', points: probe.losses.map((loss, i) => ({ step: i + 1, loss })) });
+  const headResult = scorePredictions(probePredictions(features, probe.weight, k, testSet.examples), testSet.examples, k);
+  const tail = probe.losses.slice(-Math.max(1, Math.round(steps / 10)));
+  const headOnly: HeadOnlyResult = {
+    accuracy: headResult.accuracy,
+    confusion: headResult.confusion,
+    lr: options.headLr,
+    steps,
+    trainableParameters: probe.weight.length,
+    finalTrainLoss: tail.reduce((a, b) => a + b, 0) / tail.length,
+    timeSeconds: probe.timeSeconds,
+  };
+  log(`head only (frozen base model, ${probe.weight.length} parameters): accuracy ${pct(headOnly.accuracy)} after ${steps} steps`);
+
+  const classifier = withClassificationHead(base, { id2label: classes, seed, padTokenId: padId });
   const trainOne = async (phase: 'road' | 'lora') => {
+    const name = phase === 'road' ? 'RoAd' : 'LoRA';
+    const lr = phase === 'road' ? options.roadLr : options.loraLr;
     const config =
       phase === 'road'
-        ? roadConfig({ variant: options.variant, groupSize: options.groupSize, targetModules: 'all-linear' }, base.config.modelType)
-        : loraConfig({ r: options.loraRank, loraAlpha: 2 * options.loraRank, targetModules: 'all-linear' }, base.config.modelType);
-    const peft = PeftModel.getPeftModel(base, runtime, config, 'default', options.seed);
-    log(`${phase === 'road' ? 'RoAd' : 'LoRA'}: ${peft.printTrainableParameters()}`);
-    const source = trainSet.batchSource({ batchSize: options.batchSize, seed: options.seed, mode: 'length', padId });
-    const trainer = new Trainer(
-      peft,
-      'default',
-      source,
-      null,
-      { ...DEFAULT_TRAIN_CONFIG, lr: phase === 'road' ? options.roadLr : options.loraLr, maxSteps: options.steps, warmupSteps: Math.round(options.steps / 10), schedule: 'cosine', seed: options.seed, outDir: join(options.outDir, phase) },
-      hooks.train?.(phase, options.steps),
-    );
+        ? roadConfig({ variant: options.variant, groupSize: options.groupSize, targetModules: 'all-linear', taskType: SEQ_CLS }, base.config.modelType)
+        : loraConfig({ r: options.loraRank, loraAlpha: 2 * options.loraRank, targetModules: 'all-linear', taskType: SEQ_CLS }, base.config.modelType);
+    const peft = PeftModel.getPeftModel(classifier, runtime, config, 'default', seed);
+    log(`${name} + head: ${peft.printTrainableParameters()}`);
+    const points: CurvePoint[] = [];
+    const outer = hooks.train?.(phase, steps);
+    const trainer = new Trainer(peft, 'default', batches(), null, { ...schedule, lr, outDir: join(outDir, phase) }, {
+      ...outer,
+      onStep: (r, total) => {
+        if (!r.skipped) points.push({ step: r.step, loss: r.loss });
+        outer?.onStep?.(r, total);
+      },
+    });
     const report = await trainer.run();
-    const result = await classify(phase === 'road' ? 'RoAd' : 'LoRA', async (b) => (await peft.forward(b)).logits);
-    log(`${phase === 'road' ? 'RoAd' : 'LoRA'}: accuracy ${(100 * result.accuracy).toFixed(1)}% after ${report.steps} steps (${report.timeSeconds.toFixed(0)} s)`);
-    return { peft, result, report };
+    curves.push({ label: `${name} + head`, points });
+    const result = await testWith(`${name} + head`, async (b) => (await peft.forward(b)).logits);
+    log(`${name} + head: accuracy ${pct(result.accuracy)} after ${report.steps} steps (${report.timeSeconds.toFixed(0)} s)`);
+    return { peft, result, report, lr };
   };
 
   const road = await trainOne('road');
   const lora = options.skipLora ? null : await trainOne('lora');
 
-  // Merge the RoAd adapter into the weights and check that the merged model predicts the same classes.
-  const mergedDir = join(options.outDir, 'merged');
+  // Merge the RoAd adapter and its head into the weights; the merged classifier must predict the same classes.
+  const mergedDir = join(outDir, 'merged');
   road.peft.saveMergedModel(mergedDir, { safeMerge: true });
-  const merged = await CausalLM.fromFolder(mergedDir);
-  const mergedResult = await classify('merged model', async (b) => (await merged.forward(runtime, b)).logits);
+  const merged = await AutoModelForSequenceClassification.fromPretrained(mergedDir);
+  const mergedResult = await testWith('merged model', async (b) => (await classifySequences(merged, runtime, b)).logits);
   const disagreements = mergedResult.predictions.filter((p, i) => p !== road.result.predictions[i]).length;
-  log(`merged model: accuracy ${(100 * mergedResult.accuracy).toFixed(1)}%, ${disagreements} prediction(s) differ from the unmerged adapter`);
+  log(`merged model: accuracy ${pct(mergedResult.accuracy)}, ${disagreements} prediction(s) differ from the unmerged adapter`);
+
+  const lossCurve = join(outDir, 'loss-curve.svg');
+  writeFileSync(lossCurve, lossCurvesSvg(curves, [], `training loss (class cross-entropy), ${steps} steps of ${options.batchSize} e-mails`));
 
   const samples = test.slice(0, 6).map((e, i) => ({ subject: e.subject, actual: e.label, predicted: classes[road.result.predictions[i]] }));
+  const { modelDir: _m, outDir: _o, ...settings } = options;
+  const method = (r: typeof road): MethodResult => ({ accuracy: r.result.accuracy, confusion: r.result.confusion, lr: r.lr, train: r.report });
   const report: DemoReport = {
     task: 'SpamAssassin spam vs ham (Subject and body only)',
     model: options.modelDir,
@@ -127,14 +205,17 @@ export async function runDemo(runtime: Runtime, options: DemoOptions, hooks: Dem
     trainExamples: trainSet.size,
     testExamples: testSet.size,
     split: 'test = e-mails whose MD5 checksum starts with a byte divisible by 5; class-balanced seeded samples from each pool',
+    settings,
     base: { accuracy: baseResult.accuracy, confusion: baseResult.confusion },
-    road: { accuracy: road.result.accuracy, confusion: road.result.confusion, train: road.report },
-    lora: lora && { accuracy: lora.result.accuracy, confusion: lora.result.confusion, train: lora.report },
+    headOnly,
+    road: method(road),
+    lora: lora && method(lora),
     merged: { accuracy: mergedResult.accuracy, agreesWithUnmerged: disagreements === 0, disagreements, dir: mergedDir },
     samples,
+    lossCurve,
     timeSeconds: (performance.now() - started) / 1000,
-    outDir: options.outDir,
+    outDir,
   };
-  writeFileSync(join(options.outDir, 'demo-report.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(outDir, 'demo-report.json'), JSON.stringify(report, null, 2) + '\n');
   return report;
 }

@@ -1,5 +1,5 @@
 // A loss curve as a standalone SVG (no dependencies): training loss per step, evaluation loss as points,
-// axes with ticks. Written at the end of `roadster train`.
+// axes with ticks. Written at the end of `roadster train`; several lines on one chart for `roadster demo`.
 
 export interface CurvePoint {
   readonly step: number;
@@ -18,8 +18,23 @@ function ticks(lo: number, hi: number, count: number): number[] {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
+/** One training-loss line of a chart with several (e.g. methods compared on the same steps). */
+export interface CurveSeries {
+  readonly label: string;
+  readonly points: readonly CurvePoint[];
+}
+
+/** Line colours of successive series (matplotlib's first ones). */
+const SERIES_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b'];
+
 /** SVG text of the curve; `title` goes on top. Non-finite losses are left out. */
 export function lossCurveSvg(train: readonly CurvePoint[], evals: readonly CurvePoint[], title: string): string {
+  return lossCurvesSvg([{ label: 'train loss', points: train }], evals, title);
+}
+
+/** SVG text of several training-loss lines on one pair of axes, with a legend; evaluation losses as points. */
+export function lossCurvesSvg(series: readonly CurveSeries[], evals: readonly CurvePoint[], title: string): string {
+  const train = series.flatMap((s) => s.points);
   const w = 720;
   const h = 420;
   const m = { left: 64, right: 20, top: 40, bottom: 48 };
@@ -34,10 +49,12 @@ export function lossCurveSvg(train: readonly CurvePoint[], evals: readonly Curve
   [y0, y1] = [y0 - pad, y1 + pad];
   const sx = (s: number) => m.left + ((s - x0) / (x1 - x0)) * (w - m.left - m.right);
   const sy = (l: number) => h - m.bottom - ((l - y0) / (y1 - y0)) * (h - m.top - m.bottom);
-  const path = train
-    .filter((p) => Number.isFinite(p.loss))
-    .map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.step).toFixed(1)},${sy(p.loss).toFixed(1)}`)
-    .join(' ');
+  const pathOf = (points: readonly CurvePoint[]): string =>
+    points
+      .filter((p) => Number.isFinite(p.loss))
+      .map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.step).toFixed(1)},${sy(p.loss).toFixed(1)}`)
+      .join(' ');
+  const color = (i: number): string => SERIES_COLORS[i % SERIES_COLORS.length];
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="12">`,
     `<rect width="${w}" height="${h}" fill="white"/>`,
@@ -55,10 +72,14 @@ export function lossCurveSvg(train: readonly CurvePoint[], evals: readonly Curve
   }
   parts.push(`<text x="${w / 2}" y="${h - 10}" text-anchor="middle">optimizer step</text>`);
   parts.push(`<text transform="translate(16 ${h / 2}) rotate(-90)" text-anchor="middle">loss</text>`);
-  if (path) parts.push(`<path d="${path}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>`);
+  series.forEach((s, i) => {
+    const path = pathOf(s.points);
+    if (path) parts.push(`<path d="${path}" fill="none" stroke="${color(i)}" stroke-width="1.5"/>`);
+  });
   for (const p of evals.filter((q) => Number.isFinite(q.loss))) parts.push(`<circle cx="${sx(p.step)}" cy="${sy(p.loss)}" r="4" fill="#d62728"/>`);
-  parts.push(`<g transform="translate(${w - m.right - 150} ${m.top})"><line x1="0" y1="6" x2="20" y2="6" stroke="#1f77b4" stroke-width="2"/><text x="26" y="10">train loss</text>`);
-  if (evals.length > 0) parts.push(`<circle cx="10" cy="24" r="4" fill="#d62728"/><text x="26" y="28">eval loss</text>`);
+  parts.push(`<g transform="translate(${w - m.right - 150} ${m.top})">`);
+  series.forEach((s, i) => parts.push(`<line x1="0" y1="${6 + 18 * i}" x2="20" y2="${6 + 18 * i}" stroke="${color(i)}" stroke-width="2"/><text x="26" y="${10 + 18 * i}">${esc(s.label)}</text>`));
+  if (evals.length > 0) parts.push(`<circle cx="10" cy="${6 + 18 * series.length}" r="4" fill="#d62728"/><text x="26" y="${10 + 18 * series.length}">eval loss</text>`);
   parts.push('</g></svg>');
   return parts.join('\n') + '\n';
 }

@@ -28,20 +28,52 @@ test('e-mails keep Subject and body only; the split is fixed and the samples bal
   assert.ok(!sample.some((e) => /Received:|X-Mailing-List/.test(e.body)));
 });
 
-test('roadster demo runs end to end: base, RoAd, LoRA, merge agreement, saved adapter', async () => {
+test('roadster demo runs end to end: base, head only, RoAd, LoRA, merge agreement, saved adapter and head, loss curves', async () => {
   const out = join(scratch, 'run');
-  const r = await run('demo', '--out', out, '--steps', '3', '--train-per-class', '4', '--test-per-class', '4', '--json', '--threads', '1');
+  // a terminal, but --json: the report alone on stdout and no progress bar on stderr
+  const r = await runCliCaptured(['demo', '--out', out, '--steps', '3', '--train-per-class', '4', '--test-per-class', '4', '--json', '--threads', '1'], {}, { tty: true });
   assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /[█░]/);
   const report = JSON.parse(r.stdout);
   assert.equal(report.trainExamples, 8);
   assert.equal(report.testExamples, 8);
-  for (const k of ['base', 'road', 'lora', 'merged']) assert.ok(report[k].accuracy >= 0 && report[k].accuracy <= 1, k);
-  assert.equal(report.road.train.steps, 3);
-  assert.ok(report.road.train.trainableParameters > 0);
+  assert.deepEqual(report.classes, ['ham', 'spam']);
+  for (const k of ['base', 'headOnly', 'road', 'lora', 'merged']) assert.ok(report[k].accuracy >= 0 && report[k].accuracy <= 1, k);
+  for (const k of ['road', 'lora']) {
+    assert.equal(report[k].train.steps, 3, k);
+    assert.equal(report[k].train.task, 'SEQ_CLS', k);
+    assert.ok(report[k].train.trainableParameters > report.headOnly.trainableParameters, k);
+  }
+  assert.equal(report.headOnly.steps, 3);
+  assert.equal(report.headOnly.trainableParameters, 2 * 256); // [K, C]
+  assert.equal(report.settings.steps, 3);
+  // the merged classifier predicts exactly what the adapter with its head did
   assert.equal(report.merged.agreesWithUnmerged, true);
+  assert.equal(report.merged.disagreements, 0);
+  assert.equal(report.merged.accuracy, report.road.accuracy);
+  const adapterConfig = JSON.parse(readFileSync(join(out, 'road', 'adapter_config.json'), 'utf8'));
+  assert.equal(adapterConfig.task_type, 'SEQ_CLS');
   assert.ok(existsSync(join(out, 'road', 'adapter_model.safetensors')));
+  const mergedConfig = JSON.parse(readFileSync(join(out, 'merged', 'config.json'), 'utf8'));
+  assert.deepEqual(mergedConfig.architectures, ['LlamaForSequenceClassification']);
+  assert.deepEqual(mergedConfig.id2label, { 0: 'ham', 1: 'spam' });
   assert.ok(existsSync(join(out, 'merged', 'model.safetensors')));
+  assert.equal(report.lossCurve, join(out, 'loss-curve.svg'));
+  const svg = readFileSync(report.lossCurve, 'utf8');
+  for (const label of ['head only', 'RoAd + head', 'LoRA + head']) assert.ok(svg.includes(label), label);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'demo-report.json'), 'utf8')).classes, ['ham', 'spam']);
+});
+
+test('on a terminal the demo draws a progress bar, then prints the table and the loss-curve file', async () => {
+  const out = join(scratch, 'tty');
+  const r = await runCliCaptured(['demo', '--out', out, '--steps', '2', '--train-per-class', '2', '--test-per-class', '2', '--skip-lora', '--threads', '1'], {}, { tty: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /step \d\/2 \[[█░]+\] loss/);
+  assert.match(r.stdout, /head only \(frozen base model\)\s+512/);
+  assert.match(r.stdout, /RoAd \+ head merged into the weights/);
+  assert.doesNotMatch(r.stdout, /LoRA \+ head/);
+  assert.ok(r.stdout.includes(`loss curves: ${join(out, 'loss-curve.svg')}`));
+  assert.ok(existsSync(join(out, 'loss-curve.svg')));
 });
 
 test('an existing output folder is refused and left untouched', async () => {

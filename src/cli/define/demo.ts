@@ -9,9 +9,9 @@ import { intAtLeast, quantizeOption } from '../options.ts';
 export function registerDemo(program: Command, io: CliIo): void {
   program
     .command('demo')
-    .description('offline main job: RoAd vs base model vs LoRA on spam/ham e-mail classification, then merge')
+    .description('offline main job: RoAd + classification head vs base model, head only and LoRA on spam/ham e-mail, then merge')
     .option('--out <dir>', 'output folder (must not exist or be empty)', 'roadster-demo')
-    .option('--steps <n>', 'training steps of each adapter', intAtLeast(1), DEFAULT_DEMO_OPTIONS.steps)
+    .option('--steps <n>', 'training steps of each trained row (head only, RoAd, LoRA)', intAtLeast(1), DEFAULT_DEMO_OPTIONS.steps)
     .option('--train-per-class <n>', 'training e-mails per class', intAtLeast(1), DEFAULT_DEMO_OPTIONS.trainPerClass)
     .option('--test-per-class <n>', 'test e-mails per class', intAtLeast(1), DEFAULT_DEMO_OPTIONS.testPerClass)
     .option('--skip-lora', 'do not train the LoRA comparison')

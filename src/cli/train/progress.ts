@@ -46,9 +46,10 @@ class Eta {
   }
 }
 
-export function trainProgress(io: CliIo, options: { readonly logEvery: number }): TrainProgress {
+/** `bars: false` writes plain lines even on a terminal (e.g. when stdout carries --json). */
+export function trainProgress(io: CliIo, options: { readonly logEvery: number; readonly bars?: boolean }): TrainProgress {
   const eta = new Eta();
-  if (!showsProgressBars(io)) {
+  if (!showsProgressBars(io) || options.bars === false) {
     const write = (line: string) => io.stderr.write(`${line}\n`);
     return {
       hooks: {
