@@ -92,6 +92,8 @@ export class PeftModel {
   private active: string[] = [];
   private disabled = false;
   private readonly mergedNames: string[] = [];
+  /** Per adapter: which entries of each parameter train (1) and which stay frozen (0), by PEFT parameter name. */
+  private readonly masks = new Map<string, { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> }>();
   /** Weights changed by merging, by checkpoint name. */
   private readonly overlay = new Map<string, Weight>();
   private readonly graphs = new Map<string, Graph>();
@@ -209,6 +211,7 @@ export class PeftModel {
     this.adapter(name);
     if (this.mergedNames.includes(name)) throw new RoadsterError('E_USAGE', `adapter "${name}" is merged; call unmergeAdapter() first`);
     this.adapters.delete(name);
+    this.masks.delete(name);
     this.active = this.active.filter((n) => n !== name);
     this.graphs.clear();
   }
@@ -251,16 +254,46 @@ export class PeftModel {
     this.adapters.set(name, { ...a, params, modules });
   }
 
-  /** Trainable parameters of the active adapters and all parameters (base + adapters), as PEFT counts them. */
+  /**
+   * Restricts training of an adapter to some entries of its parameters (by PEFT parameter name, as
+   * `namedParameters`; 1 = trains): `lossAndGrads` returns zero gradients elsewhere and the trainer's optimizer
+   * leaves those entries and their moments alone (no weight decay either). `label` names the restriction in
+   * reports and in the resume fingerprint (e.g. "road pairs 0/2"). Subspace training uses it (subspace.ts).
+   */
+  setTrainableMask(name: string, label: string, masks: ReadonlyMap<string, Uint8Array>): void {
+    const params = this.namedParameters(name);
+    for (const [param, mask] of masks) {
+      const data = params.get(param);
+      if (!data) throw new RoadsterError('E_USAGE', `adapter "${name}" has no parameter "${param}" to mask`);
+      if (data.length !== mask.length) throw new RoadsterError('E_USAGE', `mask of "${param}" has ${mask.length} entries, the parameter ${data.length}`);
+    }
+    this.masks.set(name, { label, masks });
+  }
+
+  /** The adapter's trainable-entry masks (see setTrainableMask), or null when every entry trains. */
+  trainableMask(name: string): { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> } | null {
+    this.adapter(name);
+    return this.masks.get(name) ?? null;
+  }
+
+  /**
+   * Trainable parameters of the active adapters (entries outside a trainable mask do not count) and all
+   * parameters (base + adapters), as PEFT counts them.
+   */
   trainableParameters(): { trainable: number; total: number; percent: number } {
     let trainable = 0;
+    let adapters = 0;
     for (const n of this.active) {
-      for (const p of this.adapter(n).params.values()) for (const a of Object.values(p)) trainable += a.length;
-      for (const m of this.modules(n).values()) trainable += m.length;
+      const mask = this.masks.get(n)?.masks;
+      for (const [param, a] of this.namedParameters(n)) {
+        const m = mask?.get(param);
+        trainable += m ? m.reduce((acc, v) => acc + v, 0) : a.length;
+        adapters += a.length;
+      }
     }
     let base = 0;
     for (const w of this.base.weights.values()) base += w.data.length;
-    const total = base + trainable;
+    const total = base + adapters;
     return { trainable, total, percent: (100 * trainable) / total };
   }
 
@@ -442,6 +475,11 @@ export class PeftModel {
         const inputGrads = Object.fromEntries(Object.keys(siteInputShapes(e.config, site)).map((input) => [input, gradOf(paramInputName(slot, path, input))]));
         const paramGrads = siteParamGrads(e.config, site, params, inputGrads, dtype);
         for (const p of Object.keys(params)) grads.set(peftParameterName(path, p, e.name), paramGrads[p]);
+      }
+      const mask = this.masks.get(e.name)?.masks;
+      for (const [param, m] of mask ?? []) {
+        const g = grads.get(param)!;
+        for (let i = 0; i < m.length; i++) if (!m[i]) g[i] = 0;
       }
     });
     if (trainsHead) grads.set(peftModuleParameterName(SCORE_WEIGHT, owner!.name), gradOf(HEAD_INPUT));

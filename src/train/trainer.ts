@@ -90,11 +90,12 @@ export const CURVE_FILE = 'loss-curve.svg';
 export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
-function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string): string {
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string, trains: string | null): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, inputs, ...rest } = config;
   const int8 = quantize === 'none' ? {} : { quantize, quantizeScheme: INT8_SCHEME_VERSION };
   const hashes = inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.sha256])) };
-  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes };
+  const restricted = trains === null ? {} : { trains };
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes, ...restricted };
   return JSON.stringify(classes === null ? base : { ...base, classes });
 }
 
@@ -148,7 +149,7 @@ export class Trainer {
     this.params = peft.namedParameters(adapterName);
     this.state = {
       version: 1,
-      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights),
+      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights, peft.trainableMask(adapterName)?.label ?? null),
       step: 0,
       epoch: 0,
       batchIndex: 0,
@@ -276,7 +277,7 @@ export class Trainer {
     const lr = this.config.lr * lrFactor({ kind: this.config.schedule, warmupSteps: this.config.warmupSteps, totalSteps: this.totalSteps }, this.state.step);
     if (finite) {
       const scale = this.config.maxGradNorm === null ? 1 : clipCoefficient(norm, this.config.maxGradNorm);
-      this.optimizer.step(this.params, sums, lr, scale);
+      this.optimizer.step(this.params, sums, lr, scale, this.peft.trainableMask(this.adapterName)?.masks);
     }
     this.state = {
       ...this.state,
