@@ -189,6 +189,29 @@ export class PeftModel {
     this.register(name, config, params, modules);
   }
 
+  /**
+   * Adds an adapter from a config and parameters in memory, by module path (a composition from composeAdapters,
+   * for instance); the parameters must fit the model's layers. The arrays are used as given (float64 stays float64).
+   */
+  addAdapterFromParams(name: string, config: AdapterConfig, params: ReadonlyMap<string, SiteParams>): void {
+    checkModulesToSave(config, `adapter "${name}"`);
+    const kind = kindOf(config);
+    const copy = new Map<string, SiteParams>();
+    for (const [path, p] of params) {
+      const site = this.sites.get(path);
+      if (!site) throw new RoadsterError('E_ADAPTER', `adapter "${name}": the model has no linear layer ${path}`);
+      kind.checkSite(config, site);
+      for (const [param, shape] of Object.entries(kind.paramShapes(config, site))) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        if (p[param]?.length !== size) {
+          throw new RoadsterError('E_ADAPTER', `adapter "${name}": ${path}.${param} has ${p[param]?.length ?? 'no'} entries, the layer needs [${shape.join(', ')}]`);
+        }
+      }
+      copy.set(path, p);
+    }
+    this.register(name, config, copy, new Map());
+  }
+
   /** Makes `names` the active adapters, applied in this order (PEFT's `set_adapter`). */
   setAdapter(names: string | readonly string[]): void {
     const list = typeof names === 'string' ? [names] : [...names];

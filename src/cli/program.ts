@@ -11,6 +11,7 @@ import { registerBenchCliStartup } from './define/bench-cli-startup.ts';
 import { registerBenchForward } from './define/bench-forward.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
+import { registerCompose } from './define/compose.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerGenerate } from './define/generate.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerBenchCliStartup(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
+  registerCompose(program, io);
   registerDemo(program, io);
   registerGenerate(program, io);
   registerInspect(program, io);
