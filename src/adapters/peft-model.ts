@@ -66,6 +66,17 @@ export interface PeftForwardResult {
   readonly loss?: number;
 }
 
+/**
+ * A wrapper around the model's linear function (adapters already applied), for interventions on module outputs
+ * (src/interpret/): it may replace a site's output and record tensors as extra graph outputs.
+ */
+export interface LinearWrap {
+  /** Identifies the wrapper's graph structure (part of the graph cache key). */
+  readonly key: string;
+  /** The wrapped linear function; tensors put in `outputs` become graph outputs of those names. */
+  wrap(b: GraphBuilder, inner: LinearFn, outputs: Map<string, Tensor>): LinearFn;
+}
+
 export interface RunOptions {
   readonly dtype?: 'float32' | 'float64';
 }
@@ -438,6 +449,24 @@ export class PeftModel {
     }
     const out = await (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
     return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  /**
+   * Runs the active adapters with `wrap` around the linear function: the outputs are `logits` and what the wrapper
+   * records, `feeds` the wrapper's graph inputs. Causal LMs only; no mixed-adapter batches.
+   */
+  async runWrapped(batch: PeftBatch, wrap: LinearWrap, feeds: Record<string, HostTensor>, options: RunOptions = {}): Promise<Record<string, HostTensor>> {
+    if (this.head) throw new RoadsterError('E_USAGE', 'interventions run on causal LMs (vocabulary logits); this model is a sequence classifier');
+    if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'interventions run one active adapter set, not mixed-adapter batches');
+    const dtype = options.dtype ?? 'float32';
+    const entries = this.unmergedActive();
+    const graph = this.graph(`wrap:${dtype}:${wrap.key}:${this.structureKey(entries)}`, () => {
+      const recorded = new Map<string, Tensor>();
+      const { b, outputs } = this.traced(dtype, false, (bb) => wrap.wrap(bb, sequentialLinear(bb, dtype, entries), recorded));
+      return b.build({ ...outputs, ...Object.fromEntries(recorded) });
+    });
+    const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...feeds };
+    return (await this.runtime.compile(graph)).run(this.feeds(batch, dtype, extra));
   }
 
   /**

@@ -57,3 +57,17 @@ export function roadPairsReport(config: RoadConfig, params: ReadonlyMap<string, 
   const used = all.flatMap((u, j) => (u ? [j] : []));
   return { groupSize: config.groupSize, pairsPerGroup: half, used: formatPairList(used), share: used.length > 0 ? shareOf(used, config.groupSize) : null, modules };
 }
+
+/** A RoAd adapter's parameters with the chosen pairs reset to the identity (ablating the adapter in that subspace). */
+export function withoutPairs(config: RoadConfig, params: ReadonlyMap<string, SiteParams>, selection: PairSelection): Map<string, SiteParams> {
+  const pairs = selectedPairs(selection, config.groupSize);
+  const out = new Map<string, SiteParams>();
+  for (const [path, p] of params) {
+    const theta = Float64Array.from(p.road_theta);
+    const alpha = Float64Array.from(p.road_alpha);
+    const mask = pairEntryMask(config.variant, config.groupSize, theta.length, pairs.map((on) => !on));
+    resetOutsideMask(theta, alpha, mask);
+    out.set(path, { road_theta: theta, road_alpha: alpha });
+  }
+  return out;
+}

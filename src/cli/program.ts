@@ -14,6 +14,7 @@ import { registerBenchTrain } from './define/bench-train.ts';
 import { registerCompose } from './define/compose.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerGenerate } from './define/generate.ts';
+import { registerInterpret } from './define/interpret.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
 import { registerTrain } from './define/train.ts';
 import { type CliIo, hasColors } from './io.ts';
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerGenerate(program, io);
   registerInspect(program, io);
+  registerInterpret(program, io);
   registerMerge(program, io);
   registerTrain(program, io);
   return program;
