@@ -39,7 +39,9 @@ export function buildProgram(io: CliIo): Command {
       getOutHasColors: () => hasColors(io, io.stdout),
       getErrHasColors: () => hasColors(io, io.stderr),
     })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // a subcommand's flags after its name are its own (`demo compose --out X` is compose's --out, not demo's)
+    .enablePositionalOptions();
 
   const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup');
   registerBenchMatmul(bench, io);

@@ -20,6 +20,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
     .addOption(quantizeOption())
     .option('--json', 'print the report as JSON')
+    .enablePositionalOptions()
     .action(async (flags: DemoFlags) => (await import('../commands/demo.ts')).demo(flags, io));
   demo
     .command('compose')
