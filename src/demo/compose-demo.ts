@@ -1,6 +1,6 @@
 // `roadster demo compose`: issue 15's experiment on the shipped base model. Two tasks whose data ships offline
-// (spam vs ham e-mail, SpamAssassin; Democratic vs Republican State of the Union passages). RoAd adapter A learns
-// spam on pairs 0/2 of every group, adapter B party on pairs 1/2; each is evaluated alone, then their exact
+// (spam vs ham e-mail, SpamAssassin, "...\nLabel: spam"; State of the Union passages from before 1900 vs from 1950,
+// "...\nEra: modern"). RoAd adapter A learns spam on pairs 0/2 of every group, adapter B the era on pairs 1/2; each is evaluated alone, then their exact
 // product (composeAdapters) on both tasks. Controls with the same steps: two all-pairs RoAd adapters composed by
 // product, and two LoRA adapters combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping
 // A's subspace from spam sources into ham bases at the last token, against random pairs of the same size.
@@ -69,8 +69,11 @@ export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' |
   randomDraws: 3,
 };
 
-export type TaskName = 'spam' | 'party';
-export type ComposePhase = 'A (spam, pairs 0/2)' | 'B (party, pairs 1/2)' | 'all-pairs spam' | 'all-pairs party' | 'LoRA spam' | 'LoRA party';
+/** The era task's prompt ends in its own words, so each adapter learns to answer after its own cue. */
+const ERA_SEPARATOR = '\nEra:';
+
+export type TaskName = 'spam' | 'era';
+export type ComposePhase = 'A (spam, pairs 0/2)' | 'B (era, pairs 1/2)' | 'all-pairs spam' | 'all-pairs era' | 'LoRA spam' | 'LoRA era';
 
 export interface ComposeDemoHooks {
   log?(line: string): void;
@@ -104,7 +107,7 @@ export interface TaskReport {
 export interface ComposeDemoReport {
   readonly model: string;
   readonly settings: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'>;
-  readonly tasks: { readonly spam: TaskReport; readonly party: TaskReport };
+  readonly tasks: { readonly spam: TaskReport; readonly era: TaskReport };
   /** What composeAdapters reported for the A·B product. */
   readonly composition: { readonly disjoint: boolean; readonly variant: string; readonly note: string };
   readonly iia: IiaReport;
@@ -142,22 +145,23 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const sotu = loadSotuPassages(options.maxChars);
   const { trainPerClass: n, testPerClass: m, seed, maxChars } = options;
   const spamRecords = (pool: typeof emails, count: number, s: number) => balancedSample(pool, count, s).map((e) => ({ text: emailText(e, maxChars), label: e.label }));
-  const partyRecords = (pool: typeof sotu, count: number, s: number) => balancedPassages(pool, count, s).map((p) => ({ text: p.text.slice(0, maxChars), label: p.label }));
+  const eraRecords = (pool: typeof sotu, count: number, s: number) => balancedPassages(pool, count, s).map((p) => ({ text: p.text.slice(0, maxChars), label: p.label }));
   writeJsonl(join(dataDir, 'spam-train.jsonl'), spamRecords(emails.filter((e) => !isTestEmail(e)), n, seed + 11));
   writeJsonl(join(dataDir, 'spam-test.jsonl'), spamRecords(emails.filter(isTestEmail), m, seed + 23));
-  writeJsonl(join(dataDir, 'party-train.jsonl'), partyRecords(sotu.filter((p) => !isTestPassage(p)), n, seed + 31));
-  writeJsonl(join(dataDir, 'party-test.jsonl'), partyRecords(sotu.filter(isTestPassage), m, seed + 37));
-  const load = async (file: string, labelNames: string[]) => (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames })).dataset;
+  writeJsonl(join(dataDir, 'era-train.jsonl'), eraRecords(sotu.filter((p) => !isTestPassage(p)), n, seed + 31));
+  writeJsonl(join(dataDir, 'era-test.jsonl'), eraRecords(sotu.filter(isTestPassage), m, seed + 37));
+  const load = async (file: string, labelNames: string[], promptSeparator?: string) =>
+    (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames, promptSeparator })).dataset;
   const tasks: Record<TaskName, Task> = {
     spam: { name: 'spam', description: 'SpamAssassin spam vs ham (Subject and body)', train: await load('spam-train.jsonl', ['ham', 'spam']), test: await load('spam-test.jsonl', ['ham', 'spam']) },
-    party: {
-      name: 'party',
-      description: 'State of the Union passages, Democratic vs Republican speaker',
-      train: await load('party-train.jsonl', ['democrat', 'republican']),
-      test: await load('party-test.jsonl', ['democrat', 'republican']),
+    era: {
+      name: 'era',
+      description: 'State of the Union passages, early (before 1900) vs modern (from 1950) addresses',
+      train: await load('era-train.jsonl', ['early', 'modern'], ERA_SEPARATOR),
+      test: await load('era-test.jsonl', ['early', 'modern'], ERA_SEPARATOR),
     },
   };
-  log(`data: spam ${tasks.spam.train.size} train / ${tasks.spam.test.size} test e-mails; party ${tasks.party.train.size} train / ${tasks.party.test.size} test passages`);
+  log(`data: spam ${tasks.spam.train.size} train / ${tasks.spam.test.size} test e-mails; era ${tasks.era.train.size} train / ${tasks.era.test.size} test passages`);
 
   const modelType = base.config.modelType;
   const road = () => roadConfig({ variant: options.variant, groupSize: options.groupSize, targetModules: 'all-linear', baseModelNameOrPath: options.modelDir }, modelType);
@@ -197,21 +201,21 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   };
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-  const baseAcc = { spam: await accuracy(null, tasks.spam), party: await accuracy(null, tasks.party) };
-  log(`base model: spam ${pct(baseAcc.spam)}, party ${pct(baseAcc.party)}`);
+  const baseAcc = { spam: await accuracy(null, tasks.spam), era: await accuracy(null, tasks.era) };
+  log(`base model: spam ${pct(baseAcc.spam)}, era ${pct(baseAcc.era)}`);
 
   const a = await train('A (spam, pairs 0/2)', 'A', road(), tasks.spam, '0/2', options.roadLr);
-  const b = await train('B (party, pairs 1/2)', 'B', road(), tasks.party, '1/2', options.roadLr);
+  const b = await train('B (era, pairs 1/2)', 'B', road(), tasks.era, '1/2', options.roadLr);
   const ab = combine('A+B', [a, b]);
   const a2 = await train('all-pairs spam', 'A_all', road(), tasks.spam, null, options.roadLr);
-  const b2 = await train('all-pairs party', 'B_all', road(), tasks.party, null, options.roadLr);
+  const b2 = await train('all-pairs era', 'B_all', road(), tasks.era, null, options.roadLr);
   const ab2 = combine('A_all+B_all', [a2, b2]);
   const a3 = await train('LoRA spam', 'A_lora', lora(), tasks.spam, null, options.loraLr);
-  const b3 = await train('LoRA party', 'B_lora', lora(), tasks.party, null, options.loraLr);
+  const b3 = await train('LoRA era', 'B_lora', lora(), tasks.era, null, options.loraLr);
   const cat = combine('lora_cat', [a3, b3], 'cat');
   const linear = combine('lora_linear', [a3, b3], 'linear');
 
-  const single = { spam: { sub: a, all: a2, lora: a3 }, party: { sub: b, all: b2, lora: b3 } };
+  const single = { spam: { sub: a, all: a2, lora: a3 }, era: { sub: b, all: b2, lora: b3 } };
   const report = async (task: Task): Promise<TaskReport> => {
     const s = single[task.name];
     const mine = { sub: await accuracy(s.sub, task), all: await accuracy(s.all, task), lora: await accuracy(s.lora, task) };
@@ -236,26 +240,28 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
     return r;
   };
   const spamReport = await report(tasks.spam);
-  const partyReport = await report(tasks.party);
+  const eraReport = await report(tasks.era);
 
-  log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token ...');
-  evaluator.setAdapter(ab.entry.name); // added by the evaluations above
+  log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token (adapter A) ...');
+  evaluator.setAdapter(a.name); // added by the evaluations above
   const iia = await subspaceIia(evaluator, tasks.spam.test, {
+    model: 'adapter A alone',
     groupSize: options.groupSize,
     subspace: '0/2',
     complement: '1/2',
-    sites: [...ab.entry.params.keys()],
+    sites: [...a.params.keys()],
     pairs: options.iiaPairs,
     randomDraws: options.randomDraws,
     seed,
     padId,
   });
-  log(`IIA: A's pairs ${pct(iia.flipRate)}, random pairs of the same size ${pct(iia.random.mean)}, B's pairs ${pct(iia.complement)} (${iia.examples} pairs)`);
+  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
+  log(`IIA: A's pairs ${rate(iia.flipRate)}, random pairs of the same size ${rate(iia.random.mean)}, B's pairs ${rate(iia.complement)} (${iia.examples} pairs)`);
 
   const out: ComposeDemoReport = {
     model: options.modelDir,
     settings: (({ modelDir: _m, outDir: _o, ...rest }) => rest)(options),
-    tasks: { spam: spamReport, party: partyReport },
+    tasks: { spam: spamReport, era: eraReport },
     composition: { disjoint: ab.report.disjoint ?? false, variant: ab.report.variant ?? '', note: ab.report.note },
     iia,
     trainableParameters: { subspace: trainable['A (spam, pairs 0/2)'], allPairs: trainable['all-pairs spam'], lora: trainable['LoRA spam'] },

@@ -13,19 +13,22 @@ import type { TokenizedDataset } from '../train/data/index.ts';
 import { RoadsterError } from '../errors.ts';
 
 export interface IiaReport {
-  /** Share of (ham base, spam source) pairs whose prediction becomes spam when A's pairs are swapped in. */
-  readonly flipRate: number;
+  /** Share of (ham base, spam source) pairs whose prediction becomes spam when A's pairs are swapped in; null when there were no such pairs. */
+  readonly flipRate: number | null;
+  /** The adapter the runs use. */
+  readonly model: string;
   readonly subspace: string;
   /** Pairs of the same size chosen at random, per draw, and their mean. */
-  readonly random: { readonly mean: number; readonly draws: readonly number[] };
+  readonly random: { readonly mean: number | null; readonly draws: readonly number[] };
   /** The disjoint complement (B's pairs). */
-  readonly complement: number;
+  readonly complement: number | null;
   readonly examples: number;
   readonly sites: number;
   readonly positions: 'last token';
 }
 
 export interface IiaSettings {
+  readonly model: string;
   readonly groupSize: number;
   readonly subspace: string;
   readonly complement: string;
@@ -63,7 +66,11 @@ export async function subspaceIia(peft: PeftModel, test: TokenizedDataset, s: Ii
   }
   const bases = prompts.filter((_, i) => test.examples[i].classLabel === ham && predicted[i] === ham);
   const sources = prompts.filter((_, i) => test.examples[i].classLabel === spam && predicted[i] === spam);
-  if (bases.length === 0 || sources.length === 0) throw new RoadsterError('E_DATA', 'IIA needs ham e-mails predicted ham and spam e-mails predicted spam; the adapter predicts one class only');
+  const subspace = `A's pairs ${s.subspace} of every group, at all ${s.sites.length} adapted layers`;
+  if (bases.length === 0 || sources.length === 0) {
+    // the model predicts one class only: no (ham base, spam source) pair to flip
+    return { flipRate: null, model: s.model, subspace, random: { mean: null, draws: [] }, complement: null, examples: 0, sites: s.sites.length, positions: 'last token' };
+  }
   const examples = bases.slice(0, s.pairs).map((base, i) => ({ base, source: sources[i % sources.length], expected: spam }));
   const widths = new Map(peft.base.linearSites().map((x) => [x.path, x.outFeatures]));
   const sitesFor = (pairsOf: () => boolean[]): InterventionSite[] => s.sites.map((path) => ({ path, coordinates: pairCoordinates(widths.get(path)!, s.groupSize, pairsOf()) }));
@@ -80,7 +87,8 @@ export async function subspaceIia(peft: PeftModel, test: TokenizedDataset, s: Ii
   }
   return {
     flipRate,
-    subspace: `A's pairs ${s.subspace} of every group, at all ${s.sites.length} adapted layers`,
+    model: s.model,
+    subspace,
     random: { mean: draws.reduce((a, b) => a + b, 0) / Math.max(1, draws.length), draws },
     complement,
     examples: examples.length,

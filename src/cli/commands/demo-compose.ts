@@ -28,9 +28,10 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
     `${pct(t.controls.lora.linear.accuracy)} (${pct(t.controls.lora.linear.retention)})`,
   ];
   io.stdout.write('\n');
-  io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('party', r.tasks.party)]));
+  io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('era', r.tasks.era)]));
   io.stdout.write(`\n${r.composition.note}\n`);
-  io.stdout.write(`IIA (${r.iia.examples} ham bases, spam sources, last token): A's pairs ${pct(r.iia.flipRate)}, random pairs of the same size ${pct(r.iia.random.mean)}, B's pairs ${pct(r.iia.complement)}\n`);
+  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
+  io.stdout.write(`IIA (${r.iia.model}; ${r.iia.examples} ham bases, spam sources, last token): A's pairs ${rate(r.iia.flipRate)}, random pairs of the same size ${rate(r.iia.random.mean)}, B's pairs ${rate(r.iia.complement)}\n`);
   io.stdout.write(`report: ${r.outDir}/compose-report.json; ${r.timeSeconds.toFixed(0)} s in all\n`);
 }
 

@@ -24,7 +24,7 @@ export function registerDemo(program: Command, io: CliIo): void {
     .action(async (flags: DemoFlags) => (await import('../commands/demo.ts')).demo(flags, io));
   demo
     .command('compose')
-    .description('issue 15\'s experiment: RoAd adapters on disjoint pairs (spam, party) composed exactly, against all-pairs and LoRA controls, and IIA of the spam subspace')
+    .description('issue 15\'s experiment: RoAd adapters on disjoint pairs (spam, era of a State of the Union passage) composed exactly, against all-pairs and LoRA controls, and IIA of the spam subspace')
     .option('--out <dir>', 'output folder (must not exist or be empty)', 'roadster-demo-compose')
     .option('--steps <n>', 'training steps of each of the six adapters', intAtLeast(1), DEFAULT_COMPOSE_DEMO_STEPS)
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
