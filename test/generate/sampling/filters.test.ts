@@ -3,11 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TOLERANCE, assertAllClose } from '../../../test/support/all-close.ts';
-import { Rng } from '../../../test/support/random.ts';
-import { filteredDistribution } from './filters.ts';
-import { samplingParams, type SamplingParams } from './params.ts';
-import { BestFirst, argmax, topIndices } from './select.ts';
+import { TOLERANCE, assertAllClose } from '../../support/all-close.ts';
+import { Rng } from '../../support/random.ts';
+import { filteredDistribution } from '../../../src/generate/sampling/filters.ts';
+import { samplingParams, type SamplingParams } from '../../../src/generate/sampling/params.ts';
+import { BestFirst, argmax, topIndices } from '../../../src/generate/sampling/select.ts';
 
 // p = [0.05, 0.4, 0.1, 0.25, 0.2]; best first: 1 (0.4), 3 (0.25), 4 (0.2), 2 (0.1), 0 (0.05)
 const P = [0.05, 0.4, 0.1, 0.25, 0.2];
