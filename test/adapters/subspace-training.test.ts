@@ -72,3 +72,11 @@ test('pair selections: shares, ranges, and the errors that say what to fix', () 
   assert.throws(() => selectedPairs(parsePairSelection('0-4'), 8), { code: 'E_USAGE', message: /pair 4 does not exist; group size 8 has pairs 0-3/ });
   assert.throws(() => selectedPairs(parsePairSelection('0/8'), 8), { code: 'E_USAGE', message: /too few for 8 shares/ });
 });
+
+test('train settings: --road-pairs is checked against the group size before anything loads, and only for RoAd', async () => {
+  const { resolveSettings } = await import('../../src/cli/train/settings.ts');
+  const flags = { model: 'm', data: 'd', out: 'o', groupSize: 8 };
+  assert.equal((resolveSettings({ ...flags, roadPairs: '1/2' }).adapter as { pairs: string | null }).pairs, '1/2');
+  assert.throws(() => resolveSettings({ ...flags, roadPairs: '0-5' }), { code: 'E_USAGE', message: /pair 5 does not exist/ });
+  assert.throws(() => resolveSettings({ model: 'm', data: 'd', out: 'o', method: 'lora', roadPairs: '0/2' }), { code: 'E_USAGE', message: /--road-pairs only applies to --method road/ });
+});
