@@ -26,11 +26,12 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   adapters: ['models', 'runtime', 'graph', 'io'],
   train: ['adapters', 'models', 'runtime', 'graph', 'io'],
   generate: ['adapters', 'models', 'runtime', 'graph', 'io'],
-  demo: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  interpret: ['adapters', 'models', 'runtime', 'graph', 'io'],
+  demo: ['train', 'generate', 'interpret', 'adapters', 'models', 'runtime', 'graph', 'io'],
   server: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
   browser: ['train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
-  cli: ['server', 'browser', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
-  'index.ts': ['cli', 'server', 'demo', 'train', 'generate', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  cli: ['server', 'browser', 'demo', 'train', 'generate', 'interpret', 'adapters', 'models', 'runtime', 'graph', 'io'],
+  'index.ts': ['cli', 'server', 'demo', 'train', 'generate', 'interpret', 'adapters', 'models', 'runtime', 'graph', 'io'],
 };
 
 /** Leaves at the root of src/ that every layer may import (they import nothing of src/). */

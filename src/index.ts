@@ -128,6 +128,14 @@ export { type ErrorCode, RoadsterError } from './errors.ts';
 // adapters: RoAd and LoRA behind PEFT's API and file format
 export * from './adapters/index.ts';
 export { inspectAdapter, type AdapterReport } from './adapters/inspect.ts';
+export { type ComposeInput, type ComposeOptions, type ComposeReport, type Composed, composeAdapters, composedSites } from './adapters/compose.ts';
+export { type LoraCombination, LORA_COMBINATIONS } from './adapters/lora/combine.ts';
+export { type PairSelection, formatPairSelection, parsePairSelection, selectedPairs } from './adapters/road/pairs.ts';
+export { type RoadPairsReport, restrictRoadPairs, roadPairsReport, withoutPairs } from './adapters/subspace.ts';
+export { readAdapterFolderUnchecked } from './adapters/peft-files.ts';
+
+// interpret: interchange interventions, ablations and IIA on module outputs
+export * from './interpret/index.ts';
 
 // training
 export { AdamW, type AdamWOptions, clipCoefficient, globalNorm } from './train/optimizer.ts';

@@ -1,7 +1,7 @@
 // The public adapter API: PeftModel, the methods' configs (RoAd, LoRA), PEFT's folder format and the
 // AdapterKind interface every method implements.
 
-export { BASE_ADAPTER, type GradOptions, PeftModel, type PeftBatch, type PeftForwardResult, type RunOptions, peftParameterName } from './peft-model.ts';
+export { BASE_ADAPTER, type GradOptions, type LinearWrap, PeftModel, type PeftBatch, type PeftForwardResult, type RunOptions, peftParameterName } from './peft-model.ts';
 export { type RoadConfig, type RoadOptions, roadConfig } from './road/config.ts';
 export type { RoadVariant } from './road/math.ts';
 export { type LoraConfig, type LoraInit, type LoraOptions, loraConfig, loraScaling } from './lora/config.ts';

@@ -8,6 +8,8 @@ import type { CausalLM } from '../models/causal-lm.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 import { SCORE_WEIGHT } from '../models/sequence-classification.ts';
 import { splitWeightName } from './modules-to-save.ts';
+import type { SiteParams } from './kind.ts';
+import { type RoadPairsReport, roadPairsReport } from './subspace.ts';
 import { ADAPTER_WEIGHTS_FILE, adapterConfigJson, readAdapterConfig, readAdapterFolder } from './peft-files.ts';
 
 export interface TensorStats {
@@ -33,6 +35,8 @@ export interface AdapterReport {
   readonly baseParameters?: number;
   readonly trainablePercent?: number;
   readonly modules: readonly ModuleReport[];
+  /** RoAd: which 2-D pairs the adapter uses (blocks that are not the identity); absent for other methods. */
+  readonly roadPairs?: RoadPairsReport;
 }
 
 export function tensorStats(data: Float32Array): TensorStats {
@@ -62,6 +66,7 @@ export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
   const reader = openSafetensors(join(dir, ADAPTER_WEIGHTS_FILE));
   try {
     const byModule = new Map<string, Record<string, TensorStats>>();
+    const raw = new Map<string, Record<string, Float32Array>>();
     let total = 0;
     for (const name of reader.tensorNames()) {
       const m = paramName.exec(name);
@@ -71,6 +76,7 @@ export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
       const entry = byModule.get(module) ?? {};
       entry[param] = tensorStats(data);
       byModule.set(module, entry);
+      if (m) raw.set(module, { ...raw.get(module), [param]: data });
     }
     let baseParameters: number | undefined;
     if (base) {
@@ -85,6 +91,7 @@ export function inspectAdapter(dir: string, base?: CausalLM): AdapterReport {
       baseParameters,
       trainablePercent: baseParameters === undefined ? undefined : (100 * total) / (baseParameters + total),
       modules: [...byModule].map(([module, params]) => ({ module, params })),
+      ...(config.peftType === 'ROAD' ? { roadPairs: roadPairsReport(config, raw as Map<string, SiteParams>) } : {}),
     };
   } finally {
     reader.close();

@@ -257,3 +257,40 @@ export function savedHeadLabels(dir: string): number | null {
     reader.close();
   }
 }
+
+/**
+ * Reads an adapter folder without a base model (for composing and inspecting): the config and the parameters
+ * grouped by module path as the file names them. The fit with a model is not checked here (readAdapterFolder
+ * does that); the folder must be consistent in itself: each module has every parameter of its method, finite.
+ */
+export function readAdapterFolderUnchecked(dir: string): { config: AdapterConfig; params: Map<string, SiteParams> } {
+  const config = readAdapterConfig(dir);
+  const file = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(file)) throw new RoadsterError('E_NOT_FOUND', `${file} does not exist: the adapter folder has a config but no weights`);
+  const prefix = kindOf(config).prefix;
+  const key = new RegExp(`^${KEY_PREFIX.replace(/\./g, '\\.')}(.+?)\\.(${prefix}.+)$`);
+  const expected = config.peftType === 'ROAD' ? ['road_theta', 'road_alpha'] : ['lora_A.weight', 'lora_B.weight'];
+  const reader = openSafetensors(file);
+  try {
+    const params = new Map<string, Record<string, Float32Array>>();
+    for (const name of reader.tensorNames()) {
+      const m = key.exec(name);
+      if (!m) continue; // modules_to_save tensors: the callers that need them use readAdapterFolder
+      const data = reader.readFloat32(name);
+      const bad = data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new RoadsterError('E_ADAPTER', `${file}: tensor "${name}" holds ${data[bad]} at index ${bad}; the adapter is broken (non-finite values)`);
+      params.set(m[1], { ...params.get(m[1]), [m[2]]: data });
+    }
+    for (const [path, p] of params) {
+      const missing = expected.filter((e) => !(e in p));
+      if (missing.length > 0) throw new RoadsterError('E_ADAPTER', `${file}: module ${path} lacks ${missing.map((e) => `"${savedKey(path, e)}"`).join(', ')}`);
+      if (config.peftType === 'ROAD' && p.road_theta.length !== p.road_alpha.length) {
+        throw new RoadsterError('E_ADAPTER', `${file}: module ${path} has ${p.road_theta.length} angles but ${p.road_alpha.length} scales`);
+      }
+    }
+    if (params.size === 0) throw new RoadsterError('E_ADAPTER', `${file}: no ${config.peftType} parameters (keys ${KEY_PREFIX}<module>.${prefix}...)`);
+    return { config, params };
+  } finally {
+    reader.close();
+  }
+}

@@ -48,6 +48,17 @@ export interface GradientGraphOptions {
   readonly headOwner: Entry | null;
 }
 
+/**
+ * A wrapper around the model's linear function (adapters already applied), for interventions on module outputs
+ * (src/interpret/): it may replace a site's output and record tensors as extra graph outputs.
+ */
+export interface LinearWrap {
+  /** Identifies the wrapper's graph structure (part of the graph cache key). */
+  readonly key: string;
+  /** The wrapped linear function; tensors put in `outputs` become graph outputs of those names. */
+  wrap(b: GraphBuilder, inner: LinearFn, outputs: Map<string, Tensor>): LinearFn;
+}
+
 export class PeftGraphs {
   private readonly cache = new Map<string, Graph>();
 
@@ -133,6 +144,25 @@ export class PeftGraphs {
     const extra = { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype, headOwner) };
     const out = await this.run(graph, batch, dtype, withLoss, extra);
     return withLoss ? { logits: out.logits, loss: Number(out.loss.data[0]) } : { logits: out.logits };
+  }
+
+  /**
+   * Runs `entries` with `wrap` around the linear function (interventions): `logits` and what the wrapper records,
+   * with `feeds` the wrapper's graph inputs.
+   */
+  async wrappedForward(
+    batch: HeadBatch,
+    entries: readonly Entry[],
+    wrap: LinearWrap,
+    feeds: Record<string, HostTensor>,
+    dtype: 'float32' | 'float64',
+  ): Promise<Record<string, HostTensor>> {
+    const graph = this.graph(`wrap:${dtype}:${wrap.key}:${this.structureKey(entries)}`, () => {
+      const recorded = new Map<string, Tensor>();
+      const { b, logits } = this.traced(dtype, false, (bb) => wrap.wrap(bb, sequentialLinear(bb, dtype, entries), recorded));
+      return b.build({ logits, ...Object.fromEntries(recorded) });
+    });
+    return this.run(graph, batch, dtype, false, { ...sequentialFeeds(entries, this.siteOf, dtype), ...this.headFeeds(dtype, null), ...feeds });
   }
 
   /**

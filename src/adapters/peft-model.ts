@@ -26,7 +26,9 @@ import { type MixedPlan, batchTables, mixedPlan } from './mixed-batch.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
 import { checkModulesToSave, peftModuleParameterName, savesHead, withClassifierModules } from './modules-to-save.ts';
 import { readAdapterFolder, writeAdapterFolder } from './peft-files.ts';
-import { PeftGraphs } from './peft-graphs.ts';
+import { type LinearWrap, PeftGraphs } from './peft-graphs.ts';
+
+export type { LinearWrap };
 import { peftParameterName } from './peft-names.ts';
 import { selectSites } from './target-modules.ts';
 
@@ -50,6 +52,7 @@ export interface PeftForwardResult {
   readonly loss?: number;
 }
 
+
 export interface RunOptions {
   readonly dtype?: 'float32' | 'float64';
 }
@@ -72,6 +75,8 @@ export class PeftModel {
   private active: string[] = [];
   private disabled = false;
   private readonly mergedNames: string[] = [];
+  /** Per adapter: which entries of each parameter train (1) and which stay frozen (0), by PEFT parameter name. */
+  private readonly masks = new Map<string, { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> }>();
   /** Weights changed by merging, by checkpoint name. */
   private readonly overlay = new Map<string, Weight>();
   private readonly sites: ReadonlyMap<string, LinearSite>;
@@ -167,6 +172,29 @@ export class PeftModel {
     this.register(name, config, params, modules);
   }
 
+  /**
+   * Adds an adapter from a config and parameters in memory, by module path (a composition from composeAdapters,
+   * for instance); the parameters must fit the model's layers. The arrays are used as given (float64 stays float64).
+   */
+  addAdapterFromParams(name: string, config: AdapterConfig, params: ReadonlyMap<string, SiteParams>): void {
+    checkModulesToSave(config, `adapter "${name}"`);
+    const kind = kindOf(config);
+    const copy = new Map<string, SiteParams>();
+    for (const [path, p] of params) {
+      const site = this.sites.get(path);
+      if (!site) throw new RoadsterError('E_ADAPTER', `adapter "${name}": the model has no linear layer ${path}`);
+      kind.checkSite(config, site);
+      for (const [param, shape] of Object.entries(kind.paramShapes(config, site))) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        if (p[param]?.length !== size) {
+          throw new RoadsterError('E_ADAPTER', `adapter "${name}": ${path}.${param} has ${p[param]?.length ?? 'no'} entries, the layer needs [${shape.join(', ')}]`);
+        }
+      }
+      copy.set(path, p);
+    }
+    this.register(name, config, copy, new Map());
+  }
+
   /** Makes `names` the active adapters, applied in this order (PEFT's `set_adapter`). */
   setAdapter(names: string | readonly string[]): void {
     const list = typeof names === 'string' ? [names] : [...names];
@@ -189,6 +217,7 @@ export class PeftModel {
     this.adapter(name);
     if (this.mergedNames.includes(name)) throw new RoadsterError('E_USAGE', `adapter "${name}" is merged; call unmergeAdapter() first`);
     this.adapters.delete(name);
+    this.masks.delete(name);
     this.active = this.active.filter((n) => n !== name);
     this.graphs.clear();
   }
@@ -231,16 +260,46 @@ export class PeftModel {
     this.adapters.set(name, { ...a, params, modules });
   }
 
-  /** Trainable parameters of the active adapters and all parameters (base + adapters), as PEFT counts them. */
+  /**
+   * Restricts training of an adapter to some entries of its parameters (by PEFT parameter name, as
+   * `namedParameters`; 1 = trains): `lossAndGrads` returns zero gradients elsewhere and the trainer's optimizer
+   * leaves those entries and their moments alone (no weight decay either). `label` names the restriction in
+   * reports and in the resume fingerprint (e.g. "road pairs 0/2"). Subspace training uses it (subspace.ts).
+   */
+  setTrainableMask(name: string, label: string, masks: ReadonlyMap<string, Uint8Array>): void {
+    const params = this.namedParameters(name);
+    for (const [param, mask] of masks) {
+      const data = params.get(param);
+      if (!data) throw new RoadsterError('E_USAGE', `adapter "${name}" has no parameter "${param}" to mask`);
+      if (data.length !== mask.length) throw new RoadsterError('E_USAGE', `mask of "${param}" has ${mask.length} entries, the parameter ${data.length}`);
+    }
+    this.masks.set(name, { label, masks });
+  }
+
+  /** The adapter's trainable-entry masks (see setTrainableMask), or null when every entry trains. */
+  trainableMask(name: string): { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> } | null {
+    this.adapter(name);
+    return this.masks.get(name) ?? null;
+  }
+
+  /**
+   * Trainable parameters of the active adapters (entries outside a trainable mask do not count) and all
+   * parameters (base + adapters), as PEFT counts them.
+   */
   trainableParameters(): { trainable: number; total: number; percent: number } {
     let trainable = 0;
+    let adapters = 0;
     for (const n of this.active) {
-      for (const p of this.adapter(n).params.values()) for (const a of Object.values(p)) trainable += a.length;
-      for (const m of this.modules(n).values()) trainable += m.length;
+      const mask = this.masks.get(n)?.masks;
+      for (const [param, a] of this.namedParameters(n)) {
+        const m = mask?.get(param);
+        trainable += m ? m.reduce((acc, v) => acc + v, 0) : a.length;
+        adapters += a.length;
+      }
     }
     let base = 0;
     for (const w of this.base.weights.values()) base += w.data.length;
-    const total = base + trainable;
+    const total = base + adapters;
     return { trainable, total, percent: (100 * trainable) / total };
   }
 
@@ -309,6 +368,16 @@ export class PeftModel {
   }
 
   /**
+   * Runs the active adapters with `wrap` around the linear function: the outputs are `logits` and what the wrapper
+   * records, `feeds` the wrapper's graph inputs. Causal LMs only; no mixed-adapter batches.
+   */
+  async runWrapped(batch: PeftBatch, wrap: LinearWrap, feeds: Record<string, HostTensor>, options: RunOptions = {}): Promise<Record<string, HostTensor>> {
+    if (this.base.head.type !== 'lm') throw new RoadsterError('E_USAGE', 'interventions run on causal LMs (vocabulary logits); this model is a sequence classifier');
+    if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'interventions run one active adapter set, not mixed-adapter batches');
+    return this.graphs.wrappedForward(batch, this.unmergedActive(), wrap, feeds, options.dtype ?? 'float32');
+  }
+
+  /**
    * Classifies each row on a sequence classifier: class logits [B, K], the arg-max class of each row and its
    * name (id2label).
    */
@@ -340,12 +409,20 @@ export class PeftModel {
       );
     }
     const owner = this.headOwner();
-    return this.graphs.lossAndGrads(batch, entries, {
+    const out = await this.graphs.lossAndGrads(batch, entries, {
       dtype: options.dtype ?? 'float32',
       recompute: options.recompute ?? false,
       dropoutSeed: dropout ? (options.dropoutSeed as number) : null,
       headOwner: owner !== null && entries.includes(owner) ? owner : null,
     });
+    // subspace training: entries outside an adapter's trainable mask get no gradient
+    for (const e of entries) {
+      for (const [param, m] of this.masks.get(e.name)?.masks ?? []) {
+        const g = out.grads.get(param)!;
+        for (let i = 0; i < m.length; i++) if (!m[i]) g[i] = 0;
+      }
+    }
+    return out;
   }
 
   private mixedBatch(batch: PeftBatch): { plan: MixedPlan; rows: (Entry | null)[]; slots: ({ type: PeftType; slot: number } | null)[] } {

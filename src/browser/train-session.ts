@@ -153,7 +153,7 @@ export class TrainSession {
     }
     const group = list.slice(batchIndex, batchIndex + 1);
     const started = performance.now();
-    const out = await optimizerStep(this.peft, this.optimizer, this.params, group, this.config, this.position.step, this.settings.steps);
+    const out = await optimizerStep(this.peft, this.optimizer, this.params, group, this.config, this.position.step, this.settings.steps, STUDIO_ADAPTER);
     const seconds = (performance.now() - started) / 1000;
     this.position = { step: this.position.step + 1, epoch, batchIndex: batchIndex + group.length };
     const record: StudioStep = {

@@ -13,9 +13,11 @@ import { registerBenchGenerate } from './define/bench-generate.ts';
 import { registerBenchMatmul } from './define/bench-matmul.ts';
 import { registerBenchServe } from './define/bench-serve.ts';
 import { registerBenchTrain } from './define/bench-train.ts';
+import { registerCompose } from './define/compose.ts';
 import { registerDemo } from './define/demo.ts';
 import { registerExport } from './define/export.ts';
 import { registerGenerate } from './define/generate.ts';
+import { registerInterpret } from './define/interpret.ts';
 import { registerPresetWrite } from './define/preset-write.ts';
 import { registerServe } from './define/serve.ts';
 import { registerStudio } from './define/studio.ts';
@@ -42,7 +44,9 @@ export function buildProgram(io: CliIo): Command {
       getOutHasColors: () => hasColors(io, io.stdout),
       getErrHasColors: () => hasColors(io, io.stderr),
     })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // a subcommand's flags after its name are its own (`demo compose --out X` is compose's --out, not demo's)
+    .enablePositionalOptions();
 
   const bench = program.command('bench').description('measure speed: matmul throughput, forward passes, training steps, CLI startup, the HTTP server');
   registerBenchMatmul(bench, io);
@@ -53,10 +57,12 @@ export function buildProgram(io: CliIo): Command {
   registerBenchServe(bench, io);
   const preset = program.command('preset').description('models with the shapes of real ones and random weights');
   registerPresetWrite(preset, io);
+  registerCompose(program, io);
   registerDemo(program, io);
   registerExport(program, io);
   registerGenerate(program, io);
   registerInspect(program, io);
+  registerInterpret(program, io);
   registerMerge(program, io);
   registerServe(program, io);
   registerStudio(program, io);

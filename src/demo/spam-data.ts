@@ -76,10 +76,15 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
+/** A class-balanced sample of `perClass` items per class (`classes`, in this order) from `pool`, in seeded random order. */
+export function balancedSampleBy<T>(pool: readonly T[], classes: readonly string[], labelOf: (item: T) => string, perClass: number, seed: number): T[] {
+  const pick = (label: string) => shuffled(pool.filter((e) => labelOf(e) === label), seed).slice(0, perClass);
+  return shuffled(classes.flatMap(pick), seed + 1);
+}
+
 /** A class-balanced sample of `perClass` e-mails per label from `pool`, in seeded random order. */
 export function balancedSample(pool: readonly Email[], perClass: number, seed: number): Email[] {
-  const pick = (label: Email['label']) => shuffled(pool.filter((e) => e.label === label), seed).slice(0, perClass);
-  return shuffled([...pick('spam'), ...pick('ham')], seed + 1);
+  return balancedSampleBy(pool, ['spam', 'ham'], (e) => e.label, perClass, seed);
 }
 
 /** The text the model sees for an e-mail, cut to `maxChars`. */

@@ -2,11 +2,14 @@
 // each in a fixed slot of its method's table, at most `maxLoaded` at a time. Loading past the bound evicts the
 // least recently used adapter that no request is using. The tables keep their slot count (maxLoaded + 1) so that
 // loading and unloading change the graph only when a new group size, rank or target module appears; free slots
-// are the identity.
+// are the identity. A name "a+b" (request-time composition) is composed on the host from the resident a and b
+// (composeAdapters: RoAd's exact per-pair product, LoRA's cat) and kept as a transient resident adapter, so a
+// composed RoAd row costs what any RoAd row costs: its own c and s, no extra element-wise product per token.
 
 import { RoadsterError } from '../errors.ts';
 import type { AdapterEntry, PeftType } from '../adapters/kind.ts';
 import type { AdapterConfig } from '../adapters/kinds.ts';
+import { composeAdapters } from '../adapters/compose.ts';
 import { type MixedPlan, type SlotTables, mixedPlan } from '../adapters/mixed-batch.ts';
 import { readAdapterFolder } from '../adapters/peft-files.ts';
 import type { LinearSite } from '../models/linear.ts';
@@ -21,8 +24,13 @@ interface Resident {
   readonly entry: AdapterEntry<AdapterConfig>;
   readonly slot: AdapterSlot;
   readonly source: string | null;
+  /** A request-time composition ("a+b"): the entries it was composed from, to notice when one changes. */
+  readonly composedFrom?: readonly AdapterEntry<AdapterConfig>[];
   lastUsed: number;
 }
+
+/** The separator of request-time compositions: "a+b" applies a, then b. */
+export const COMPOSE_SEPARATOR = '+';
 
 /** What `AdapterStore.load` did. */
 export interface LoadResult {
@@ -67,8 +75,19 @@ export class AdapterStore {
     return this.get(name).source;
   }
 
-  /** The slot of a resident adapter, marking it used now. */
+  /**
+   * The slot of a resident adapter, marking it used now. A name "a+b" that is not resident is composed from the
+   * resident a and b first (and recomposed when one of them was reloaded since).
+   */
   use(name: string): AdapterSlot {
+    if (name.includes(COMPOSE_SEPARATOR) && !this.resident.has(name)) this.compose(name);
+    const stale = this.resident.get(name)?.composedFrom?.some((e, i) => this.resident.get(name.split(COMPOSE_SEPARATOR)[i])?.entry !== e);
+    if (stale) {
+      if (this.inUse(name)) throw new RoadsterError('E_USAGE', `an adapter of "${name}" was reloaded while requests still use the old composition; retry when they finish`);
+      this.resident.delete(name);
+      this.version++;
+      this.compose(name);
+    }
     const r = this.get(name);
     r.lastUsed = ++this.clock;
     return r.slot;
@@ -95,14 +114,14 @@ export class AdapterStore {
   }
 
   /** Adds an adapter entry (parameters by module path) as resident. */
-  add(entry: AdapterEntry<AdapterConfig>, source: string | null = null): LoadResult {
+  add(entry: AdapterEntry<AdapterConfig>, source: string | null = null, keep: ReadonlySet<string> = new Set()): LoadResult {
     const { name } = entry;
     if (name.length === 0 || name === '__base__') throw new RoadsterError('E_USAGE', `"${name}" cannot name an adapter; "__base__" (or none) means the base model`);
     if (this.resident.has(name)) throw new RoadsterError('E_USAGE', `an adapter named "${name}" is already loaded; unload it first or pick another name`);
     const type = entry.config.peftType;
     const evicted: string[] = [];
     while (this.resident.size >= this.maxLoaded) {
-      const victim = [...this.resident.entries()].filter(([n]) => !this.inUse(n)).sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0];
+      const victim = [...this.resident.entries()].filter(([n]) => !this.inUse(n) && !keep.has(n)).sort((a, b) => a[1].lastUsed - b[1].lastUsed)[0];
       if (!victim) {
         throw new RoadsterError(
           'E_USAGE',
@@ -118,6 +137,27 @@ export class AdapterStore {
     this.resident.set(name, { entry, slot: { type, slot }, source, lastUsed: ++this.clock });
     this.version++;
     return { name, type, evicted };
+  }
+
+  /**
+   * Composes "a+b+…" from resident adapters (composeAdapters: RoAd's exact product in this order, LoRA's cat, the
+   * sum of the updates that applying them in turn gives) and adds it as a transient resident adapter, evicted like
+   * any other. Compositions that are not exact (RoAd with LoRA, crossing group sizes, ...) are refused with the reason.
+   */
+  private compose(name: string): void {
+    const parts = name.split(COMPOSE_SEPARATOR);
+    if (parts.some((p) => p === '')) throw new RoadsterError('E_USAGE', `adapter "${name}": a composition names resident adapters joined by "+", such as "a+b"`);
+    const entries = parts.map((p) => this.get(p).entry);
+    let composed;
+    try {
+      composed = composeAdapters(entries.map((entry) => ({ entry })), { combination: 'cat' });
+    } catch (error) {
+      if (error instanceof RoadsterError) throw new RoadsterError('E_USAGE', `adapter "${name}" cannot be composed: ${error.message}`, { cause: error });
+      throw error;
+    }
+    this.add({ name, config: composed.config, params: composed.params }, null, new Set(parts)); // its parts stay resident
+    const r = this.resident.get(name)!;
+    this.resident.set(name, { ...r, composedFrom: entries });
   }
 
   /** Unloads an adapter (E_USAGE when unknown or in use). */

@@ -257,7 +257,7 @@ export class GenerationEngine {
     if (req.promptIds.length + req.maxTokens > this.maxCachedTokens) {
       throw new RoadsterError('E_USAGE', `the request needs ${req.promptIds.length + req.maxTokens} cached tokens, more than the engine's ${this.maxCachedTokens}`);
     }
-    if (req.adapter !== null) this.adapters.config(req.adapter); // throws for an unknown name
+    if (req.adapter !== null) this.adapters.use(req.adapter); // throws for an unknown name; composes "a+b"
     return req;
   }
 

@@ -57,9 +57,16 @@ export class AdamW {
   /**
    * One update of every parameter in `params` with its gradient in `grads` (same names), at learning rate
    * `lr` (the schedule's value for this step; default the constructor's) and gradient scale `gradScale`
-   * (clipping and accumulation averaging).
+   * (clipping and accumulation averaging). Entries where `masks` holds 0 (subspace training) are frozen: neither
+   * the update nor the weight decay touches them, and their moments stay 0.
    */
-  step(params: ReadonlyMap<string, ParamArray>, grads: ReadonlyMap<string, ArrayLike<number>>, lr = this.options.lr, gradScale = 1): void {
+  step(
+    params: ReadonlyMap<string, ParamArray>,
+    grads: ReadonlyMap<string, ArrayLike<number>>,
+    lr = this.options.lr,
+    gradScale = 1,
+    masks: ReadonlyMap<string, Uint8Array> = new Map(),
+  ): void {
     const t = ++this.state.step;
     const c1 = 1 - this.beta1 ** t;
     const c2 = Math.sqrt(1 - this.beta2 ** t);
@@ -73,7 +80,9 @@ export class AdamW {
       let mom = this.state.moments.get(name);
       if (!mom) this.state.moments.set(name, (mom = { m: new Float64Array(p.length), v: new Float64Array(p.length) }));
       const { m, v } = mom;
+      const mask = masks.get(name);
       for (let i = 0; i < p.length; i++) {
+        if (mask && !mask[i]) continue;
         const gi = g[i] * gradScale;
         m[i] = this.beta1 * m[i] + (1 - this.beta1) * gi;
         v[i] = this.beta2 * v[i] + (1 - this.beta2) * gi * gi;

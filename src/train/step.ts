@@ -42,6 +42,8 @@ export async function optimizerStep(
   config: StepConfig,
   step: number,
   totalSteps: number,
+  /** The adapter being trained: its trainable-entry masks (subspace training) freeze the rest in AdamW. */
+  adapterName: string,
 ): Promise<StepOutcome> {
   const terms = group.reduce((a, b) => a + lossTerms(peft, b), 0);
   const sums = new Map<string, Float64Array>();
@@ -65,7 +67,7 @@ export async function optimizerStep(
   const lr = config.lr * lrFactor({ kind: config.schedule, warmupSteps: config.warmupSteps, totalSteps }, step);
   if (finite) {
     const scale = config.maxGradNorm === null ? 1 : clipCoefficient(norm, config.maxGradNorm);
-    optimizer.step(params as Map<string, ParamArray>, sums, lr, scale);
+    optimizer.step(params as Map<string, ParamArray>, sums, lr, scale, peft.trainableMask(adapterName)?.masks);
   }
   return { loss, gradNorm: norm, lr, tokens, finite };
 }

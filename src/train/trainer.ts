@@ -89,11 +89,12 @@ export const CURVE_FILE = 'loss-curve.svg';
 export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
-function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string): string {
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string, trains: string | null): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, inputs, ...rest } = config;
   const int8 = quantize === 'none' ? {} : { quantize, quantizeScheme: INT8_SCHEME_VERSION };
   const hashes = inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.sha256])) };
-  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes };
+  const restricted = trains === null ? {} : { trains };
+  const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes, ...restricted };
   return JSON.stringify(classes === null ? base : { ...base, classes });
 }
 
@@ -147,7 +148,7 @@ export class Trainer {
     this.params = peft.namedParameters(adapterName);
     this.state = {
       version: 1,
-      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights),
+      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights, peft.trainableMask(adapterName)?.label ?? null),
       step: 0,
       epoch: 0,
       batchIndex: 0,
@@ -248,7 +249,7 @@ export class Trainer {
   }
 
   private async optimizerStep(group: readonly TrainBatch[], epoch: number, started: number): Promise<StepRecord> {
-    const { loss, gradNorm: norm, lr, tokens, finite } = await optimizerStep(this.peft, this.optimizer, this.params, group, this.config, this.state.step, this.totalSteps);
+    const { loss, gradNorm: norm, lr, tokens, finite } = await optimizerStep(this.peft, this.optimizer, this.params, group, this.config, this.state.step, this.totalSteps, this.adapterName);
     this.state = {
       ...this.state,
       step: this.state.step + 1,

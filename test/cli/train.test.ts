@@ -100,7 +100,7 @@ describe('roadster train', () => {
     assert.ok(Number.isFinite(r.finalTrainLoss) && Number.isFinite(r.finalEvalLoss));
     assert.equal(r.evalAccuracy, null);
     assert.equal(r.resumedFrom, null);
-    assert.deepEqual(r.method, { method: 'road', variant: 'road_1', groupSize: 8 });
+    assert.deepEqual(r.method, { method: 'road', variant: 'road_1', groupSize: 8, pairs: null });
     assert.equal(r.data.train.format, 'text');
     assert.equal(r.data.train.examples, 12);
     assert.equal(r.data.evalSource, 'split');

@@ -30,7 +30,13 @@ export async function inspect(dir: string, opts: InspectOptions, io: CliIo): Pro
   io.stdout.write(`${dir}: ${report.peftType} adapter\n`);
   for (const [k, v] of Object.entries(report.config)) io.stdout.write(`  ${k}: ${JSON.stringify(v)}\n`);
   const share = report.trainablePercent === undefined ? '' : ` (${report.trainablePercent.toFixed(4)}% of ${report.baseParameters!.toLocaleString('en-US')} + adapter)`;
-  io.stdout.write(`trainable parameters: ${report.trainableParameters.toLocaleString('en-US')}${share}\n\n`);
+  io.stdout.write(`trainable parameters: ${report.trainableParameters.toLocaleString('en-US')}${share}\n`);
+  const pairs = report.roadPairs;
+  if (pairs) {
+    const share = pairs.share === null ? '' : ` (share ${pairs.share})`;
+    io.stdout.write(`RoAd pairs used: ${pairs.used} of 0-${pairs.pairsPerGroup - 1} in each group of ${pairs.groupSize}${share}\n`);
+  }
+  io.stdout.write('\n');
   const rows = report.modules.flatMap((m) => Object.entries(m.params).map(([p, s]) => [m.module, p, s.count, fmt(s.mean), fmt(s.std), fmt(s.min), fmt(s.max)]));
   io.stdout.write(formatTable(['module', 'param', 'count', 'mean', 'std', 'min', 'max'], rows));
 }

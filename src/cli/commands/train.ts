@@ -11,6 +11,8 @@ import type { AdapterConfig } from '../../adapters/kinds.ts';
 import { loraConfig } from '../../adapters/lora/config.ts';
 import { PeftModel } from '../../adapters/peft-model.ts';
 import { roadConfig } from '../../adapters/road/config.ts';
+import { parsePairSelection } from '../../adapters/road/pairs.ts';
+import { restrictRoadPairs } from '../../adapters/subspace.ts';
 import { RoadsterError } from '../../errors.ts';
 import type { ModelType } from '../../io/config/index.ts';
 import { hubOptionsFromEnv, resolveModelFiles } from '../../io/hub/index.ts';
@@ -56,7 +58,7 @@ function adapterConfig(s: TrainSettings, modelType: ModelType): AdapterConfig {
 function describeAdapter(a: AdapterSettings): string {
   switch (a.method) {
     case 'road':
-      return `RoAd ${a.variant}, group size ${a.groupSize}`;
+      return `RoAd ${a.variant}, group size ${a.groupSize}${a.pairs === null ? '' : `, pairs ${a.pairs}`}`;
     case 'lora':
       return `LoRA rank ${a.rank}, alpha ${a.loraAlpha}${a.loraDropout > 0 ? `, dropout ${a.loraDropout}` : ''}`;
   }
@@ -153,6 +155,7 @@ export async function train(cli: TrainFlags & { config?: string }, io: CliIo): P
             ? model
             : withClassificationHead(model, { id2label: data.classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
         peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
+        if (settings.adapter.method === 'road' && settings.adapter.pairs !== null) restrictRoadPairs(peft, 'default', parsePairSelection(settings.adapter.pairs));
         trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, inputs: data.inputs, outDir: settings.out }, progress.hooks);
       } catch (error) {
         guard.rollback();

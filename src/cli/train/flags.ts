@@ -23,6 +23,7 @@ export interface TrainFlags {
   readonly method?: 'road' | 'lora';
   readonly variant?: RoadVariant;
   readonly groupSize?: number;
+  readonly roadPairs?: string;
   readonly rank?: number;
   readonly loraAlpha?: number;
   readonly loraDropout?: number;
@@ -94,6 +95,12 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
   method: { kind: { type: 'choice', choices: ['road', 'lora'] }, value: 'method', help: 'adapter method (road, lora)', shownDefault: 'road' },
   variant: { kind: { type: 'choice', choices: ROAD_VARIANTS }, value: 'variant', help: `RoAd variant (${ROAD_VARIANTS.join(', ')})`, shownDefault: 'road_1' },
   groupSize: { kind: { type: 'int', min: 2 }, value: 'n', help: 'RoAd group size (even; divides every target\'s output size)', shownDefault: 64 },
+  roadPairs: {
+    kind: { type: 'string' },
+    value: 'pairs',
+    help: 'RoAd: train only these 2-D pairs of every group, the rest stay identity: a share i/n (0/2 = first half of each group\'s pairs) or pair ranges (0-3,8)',
+    shownDefault: 'all pairs',
+  },
   rank: { kind: { type: 'int', min: 1 }, value: 'n', help: 'LoRA rank', shownDefault: 8 },
   loraAlpha: { kind: { type: 'number', min: 0, above: true }, value: 'x', help: 'LoRA alpha (scaling = alpha / rank)', shownDefault: 8 },
   loraDropout: { kind: { type: 'number', min: 0, below: 1 }, value: 'p', help: 'LoRA dropout on the LoRA branch\'s input in training (PEFT\'s lora_dropout)', shownDefault: 0 },

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { RoadVariant } from '../../adapters/road/math.ts';
+import { type PairSelection, formatPairSelection, parsePairSelection, selectedPairs } from '../../adapters/road/pairs.ts';
 import type { DataFormat, LabelMode, LabelNames } from '../../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../train/trainer.ts';
 import type { QuantizeWeights } from '../../runtime/index.ts';
@@ -15,7 +16,13 @@ import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags } from '
 
 /** The adapter to train. */
 export type AdapterSettings =
-  | { readonly method: 'road'; readonly variant: RoadVariant; readonly groupSize: number }
+  | {
+      readonly method: 'road';
+      readonly variant: RoadVariant;
+      readonly groupSize: number;
+      /** The pairs of each group that train (--road-pairs, as written), or null for all. */
+      readonly pairs: string | null;
+    }
   | { readonly method: 'lora'; readonly rank: number; readonly loraAlpha: number; readonly loraDropout: number };
 
 /** A run, resolved: every value set or explicitly absent. */
@@ -142,13 +149,18 @@ function onlyWith(flags: TrainFlags, keys: readonly (keyof TrainFlags)[], condit
 
 function adapterSettings(flags: TrainFlags): AdapterSettings {
   const method = flags.method ?? 'road';
-  onlyWith(flags, ['variant', 'groupSize'], method === 'road', 'to --method road');
+  onlyWith(flags, ['variant', 'groupSize', 'roadPairs'], method === 'road', 'to --method road');
   onlyWith(flags, ['rank', 'loraAlpha', 'loraDropout'], method === 'lora', 'to --method lora');
   switch (method) {
     case 'road': {
       const groupSize = flags.groupSize ?? 64;
       if (groupSize % 2 !== 0) throw usageError(`--group-size must be even (RoAd rotates pairs of outputs), got ${groupSize}.`);
-      return { method, variant: flags.variant ?? 'road_1', groupSize };
+      let pairs: PairSelection | null = null;
+      if (flags.roadPairs !== undefined) {
+        pairs = parsePairSelection(flags.roadPairs);
+        selectedPairs(pairs, groupSize); // pairs that exist in this group size
+      }
+      return { method, variant: flags.variant ?? 'road_1', groupSize, pairs: pairs === null ? null : formatPairSelection(pairs) };
     }
     case 'lora':
       return { method, rank: flags.rank ?? 8, loraAlpha: flags.loraAlpha ?? 8, loraDropout: flags.loraDropout ?? 0 };

@@ -1,0 +1,60 @@
+// `roadster demo compose`: issue 15's experiment (src/demo/compose-demo.ts) on the shipped base model; a table
+// of accuracies per task (single, composed, controls) and the IIA, or the JSON report with --json.
+
+import { availableParallelism } from 'node:os';
+import { type ComposeDemoReport, DEFAULT_COMPOSE_DEMO_OPTIONS, type TaskReport, runComposeDemo } from '../../demo/compose-demo.ts';
+import { SHIPPED_MODEL_DIR } from '../../demo/shipped-model.ts';
+import { Runtime } from '../../runtime/index.ts';
+import { type CliIo, formatTable, printJson } from '../io.ts';
+import { trainProgress } from '../train/progress.ts';
+
+export interface ComposeDemoFlags {
+  readonly out: string;
+  readonly steps: number;
+  readonly threads?: number;
+  readonly json?: boolean;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function printReport(io: CliIo, r: ComposeDemoReport): void {
+  const row = (name: string, t: TaskReport) => [
+    name,
+    pct(t.base),
+    pct(t.single),
+    `${pct(t.composed.accuracy)} (${pct(t.composed.retention)})`,
+    `${pct(t.controls.allPairs.single)} -> ${pct(t.controls.allPairs.composed.accuracy)} (${pct(t.controls.allPairs.composed.retention)})`,
+    `${pct(t.controls.lora.single)} -> ${pct(t.controls.lora.cat.accuracy)} (${pct(t.controls.lora.cat.retention)})`,
+    `${pct(t.controls.lora.linear.accuracy)} (${pct(t.controls.lora.linear.retention)})`,
+  ];
+  io.stdout.write('\n');
+  io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('era', r.tasks.era)]));
+  io.stdout.write(`\n${r.composition.note}\n`);
+  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
+  io.stdout.write(`IIA (${r.iia.model}; ${r.iia.examples} ham bases, spam sources, last token): A's pairs ${rate(r.iia.flipRate)}, random pairs of the same size ${rate(r.iia.random.mean)}, B's pairs ${rate(r.iia.complement)}\n`);
+  io.stdout.write(`report: ${r.outDir}/compose-report.json; ${r.timeSeconds.toFixed(0)} s in all\n`);
+}
+
+/** `roadster demo compose`. */
+export async function demoCompose(flags: ComposeDemoFlags, io: CliIo): Promise<void> {
+  const runtime = new Runtime({ threads: flags.threads ?? availableParallelism() });
+  const progress = trainProgress(io, { logEvery: 25 });
+  try {
+    const report = await runComposeDemo(
+      runtime,
+      { ...DEFAULT_COMPOSE_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps },
+      {
+        log: (line) => progress.log(line),
+        train: (phase) => {
+          progress.log(`training ${phase} ...`);
+          return progress.hooks;
+        },
+      },
+    );
+    if (flags.json) printJson(io, report);
+    else printReport(io, report);
+  } finally {
+    progress.stop();
+    await runtime.release();
+  }
+}

@@ -1,0 +1,273 @@
+// `roadster demo compose`: issue 15's experiment on the shipped base model. Two tasks whose data ships offline
+// (spam vs ham e-mail, SpamAssassin, "...\nLabel: spam"; State of the Union passages from before 1900 vs from 1950,
+// "...\nEra: modern"). RoAd adapter A learns spam on pairs 0/2 of every group, adapter B the era on pairs 1/2; each is evaluated alone, then their exact
+// product (composeAdapters) on both tasks. Controls with the same steps: two all-pairs RoAd adapters composed by
+// product, and two LoRA adapters combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping
+// A's subspace from spam sources into ham bases at the last token, against random pairs of the same size.
+// Progress goes through `hooks`; printing is the CLI's job.
+
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { composeAdapters } from '../adapters/compose.ts';
+import type { AdapterEntry } from '../adapters/kind.ts';
+import type { AdapterConfig } from '../adapters/kinds.ts';
+import { loraConfig } from '../adapters/lora/config.ts';
+import { PeftModel } from '../adapters/peft-model.ts';
+import { roadConfig } from '../adapters/road/config.ts';
+import type { RoadVariant } from '../adapters/road/math.ts';
+import { parsePairSelection } from '../adapters/road/pairs.ts';
+import { restrictRoadPairs } from '../adapters/subspace.ts';
+import { RoadsterError } from '../errors.ts';
+import { Tokenizer } from '../io/tokenizer/index.ts';
+import { CausalLM } from '../models/causal-lm.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { classifyByLikelihood } from '../train/classify.ts';
+import { type TokenizedDataset, defaultPadId, loadDataset } from '../train/data/index.ts';
+import { DEFAULT_TRAIN_CONFIG, type TrainHooks, Trainer } from '../train/trainer.ts';
+import { DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
+import { type IiaReport, subspaceIia } from './compose-iia.ts';
+import { verifyShippedModel } from './shipped-model.ts';
+import { balancedPassages, isTestPassage, loadSotuPassages } from './sotu-data.ts';
+import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam-data.ts';
+
+export interface ComposeDemoOptions {
+  readonly modelDir: string;
+  readonly outDir: string;
+  readonly trainPerClass: number;
+  readonly testPerClass: number;
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly maxChars: number;
+  readonly maxLength: number;
+  readonly variant: RoadVariant;
+  readonly groupSize: number;
+  readonly roadLr: number;
+  readonly loraRank: number;
+  readonly loraLr: number;
+  readonly seed: number;
+  /** (ham base, spam source) pairs of the IIA, at most. */
+  readonly iiaPairs: number;
+  /** Random subspaces of the same size for the IIA baseline. */
+  readonly randomDraws: number;
+}
+
+/** Settings chosen so that the whole experiment (six adapters, about twenty evaluations) fits in about 10 minutes on 2 cores. */
+export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'> = {
+  trainPerClass: 200,
+  testPerClass: 100,
+  steps: DEFAULT_COMPOSE_DEMO_STEPS,
+  batchSize: 8,
+  maxChars: 300,
+  maxLength: 96,
+  variant: 'road_4',
+  groupSize: 16,
+  roadLr: 5e-2,
+  loraRank: 8,
+  loraLr: 3e-3,
+  seed: 0,
+  iiaPairs: 64,
+  randomDraws: 3,
+};
+
+/** The era task's prompt ends in its own words, so each adapter learns to answer after its own cue. */
+const ERA_SEPARATOR = '\nEra:';
+
+export type TaskName = 'spam' | 'era';
+export type ComposePhase = 'A (spam, pairs 0/2)' | 'B (era, pairs 1/2)' | 'all-pairs spam' | 'all-pairs era' | 'LoRA spam' | 'LoRA era';
+
+export interface ComposeDemoHooks {
+  log?(line: string): void;
+  train?(phase: ComposePhase, totalSteps: number): TrainHooks;
+}
+
+/** One combination evaluated on one task: its accuracy and the share of the single adapter's it keeps. */
+export interface Combined {
+  readonly accuracy: number;
+  /** accuracy / the single adapter's accuracy on this task. */
+  readonly retention: number;
+}
+
+export interface TaskReport {
+  readonly task: string;
+  readonly classes: readonly string[];
+  readonly trainExamples: number;
+  readonly testExamples: number;
+  /** The base model without adaptation. */
+  readonly base: number;
+  /** The task's subspace adapter alone (A or B). */
+  readonly single: number;
+  /** The product of A and B. */
+  readonly composed: Combined;
+  readonly controls: {
+    readonly allPairs: { readonly single: number; readonly composed: Combined };
+    readonly lora: { readonly single: number; readonly cat: Combined; readonly linear: Combined };
+  };
+}
+
+export interface ComposeDemoReport {
+  readonly model: string;
+  readonly settings: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'>;
+  readonly tasks: { readonly spam: TaskReport; readonly era: TaskReport };
+  /** What composeAdapters reported for the A·B product. */
+  readonly composition: { readonly disjoint: boolean; readonly variant: string; readonly note: string };
+  readonly iia: IiaReport;
+  readonly trainableParameters: { readonly subspace: number; readonly allPairs: number; readonly lora: number };
+  readonly timeSeconds: number;
+  readonly outDir: string;
+}
+
+interface Task {
+  readonly name: TaskName;
+  readonly description: string;
+  readonly train: TokenizedDataset;
+  readonly test: TokenizedDataset;
+}
+
+function writeJsonl(file: string, records: readonly { text: string; label: string }[]): void {
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+/** Runs the experiment; `outDir` must not exist (or be empty). */
+export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptions, hooks: ComposeDemoHooks = {}): Promise<ComposeDemoReport> {
+  const started = performance.now();
+  const log = (line: string) => hooks.log?.(line);
+  if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) {
+    throw new RoadsterError('E_USAGE', `output folder ${options.outDir} exists and is not empty; choose another --out or remove it`);
+  }
+  verifyShippedModel(options.modelDir);
+  const base = await CausalLM.fromFolder(options.modelDir);
+  const tokenizer = await Tokenizer.fromFolder(options.modelDir);
+  const padId = defaultPadId(tokenizer);
+  const dataDir = join(options.outDir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+
+  const emails = loadSpamAssassin();
+  const sotu = loadSotuPassages(options.maxChars);
+  const { trainPerClass: n, testPerClass: m, seed, maxChars } = options;
+  const spamRecords = (pool: typeof emails, count: number, s: number) => balancedSample(pool, count, s).map((e) => ({ text: emailText(e, maxChars), label: e.label }));
+  const eraRecords = (pool: typeof sotu, count: number, s: number) => balancedPassages(pool, count, s).map((p) => ({ text: p.text.slice(0, maxChars), label: p.label }));
+  writeJsonl(join(dataDir, 'spam-train.jsonl'), spamRecords(emails.filter((e) => !isTestEmail(e)), n, seed + 11));
+  writeJsonl(join(dataDir, 'spam-test.jsonl'), spamRecords(emails.filter(isTestEmail), m, seed + 23));
+  writeJsonl(join(dataDir, 'era-train.jsonl'), eraRecords(sotu.filter((p) => !isTestPassage(p)), n, seed + 31));
+  writeJsonl(join(dataDir, 'era-test.jsonl'), eraRecords(sotu.filter(isTestPassage), m, seed + 37));
+  const load = async (file: string, labelNames: string[], promptSeparator?: string) =>
+    (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames, promptSeparator })).dataset;
+  const tasks: Record<TaskName, Task> = {
+    spam: { name: 'spam', description: 'SpamAssassin spam vs ham (Subject and body)', train: await load('spam-train.jsonl', ['ham', 'spam']), test: await load('spam-test.jsonl', ['ham', 'spam']) },
+    era: {
+      name: 'era',
+      description: 'State of the Union passages, early (before 1900) vs modern (from 1950) addresses',
+      train: await load('era-train.jsonl', ['early', 'modern'], ERA_SEPARATOR),
+      test: await load('era-test.jsonl', ['early', 'modern'], ERA_SEPARATOR),
+    },
+  };
+  log(`data: spam ${tasks.spam.train.size} train / ${tasks.spam.test.size} test e-mails; era ${tasks.era.train.size} train / ${tasks.era.test.size} test passages`);
+
+  const modelType = base.config.modelType;
+  const road = () => roadConfig({ variant: options.variant, groupSize: options.groupSize, targetModules: 'all-linear', baseModelNameOrPath: options.modelDir }, modelType);
+  const lora = () => loraConfig({ r: options.loraRank, loraAlpha: 2 * options.loraRank, targetModules: 'all-linear', baseModelNameOrPath: options.modelDir }, modelType);
+  const trainable: Record<string, number> = {};
+  const train = async (phase: ComposePhase, name: string, config: AdapterConfig, task: Task, pairs: string | null, lr: number): Promise<AdapterEntry<AdapterConfig>> => {
+    const peft = PeftModel.getPeftModel(base, runtime, config, name, seed);
+    if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
+    trainable[phase] = peft.trainableParameters().trainable;
+    const source = task.train.batchSource({ batchSize: options.batchSize, seed, mode: 'length', padId });
+    const trainer = new Trainer(
+      peft,
+      name,
+      source,
+      null,
+      { ...DEFAULT_TRAIN_CONFIG, lr, maxSteps: options.steps, warmupSteps: Math.round(options.steps / 10), schedule: 'cosine', seed, outDir: join(options.outDir, name) },
+      hooks.train?.(phase, options.steps),
+    );
+    const report = await trainer.run();
+    log(`${phase}: ${report.steps} steps in ${report.timeSeconds.toFixed(0)} s, final loss ${report.finalTrainLoss?.toFixed(3) ?? '-'}`);
+    return peft.adapter(name);
+  };
+
+  const evaluator = new PeftModel(base, runtime);
+  const accuracy = async (entry: AdapterEntry<AdapterConfig> | null, task: Task): Promise<number> => {
+    const run = async (b: { inputIds: number[][]; attentionMask: number[][] }) => {
+      if (entry === null) return (await base.forward(runtime, b)).logits;
+      if (!evaluator.adapterNames.includes(entry.name)) evaluator.addAdapterFromParams(entry.name, entry.config, entry.params);
+      evaluator.setAdapter(entry.name);
+      return (await evaluator.forward(b)).logits;
+    };
+    return (await classifyByLikelihood(run, task.test.examples, task.test.info.classCompletions!, { batchSize: 8, padId })).accuracy;
+  };
+  const combine = (name: string, parts: readonly AdapterEntry<AdapterConfig>[], combination?: 'cat' | 'linear') => {
+    const c = composeAdapters(parts.map((entry) => ({ entry })), { combination });
+    return { entry: { name, config: c.config, params: c.params } as AdapterEntry<AdapterConfig>, report: c.report };
+  };
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+  const baseAcc = { spam: await accuracy(null, tasks.spam), era: await accuracy(null, tasks.era) };
+  log(`base model: spam ${pct(baseAcc.spam)}, era ${pct(baseAcc.era)}`);
+
+  const a = await train('A (spam, pairs 0/2)', 'A', road(), tasks.spam, '0/2', options.roadLr);
+  const b = await train('B (era, pairs 1/2)', 'B', road(), tasks.era, '1/2', options.roadLr);
+  const ab = combine('A+B', [a, b]);
+  const a2 = await train('all-pairs spam', 'A_all', road(), tasks.spam, null, options.roadLr);
+  const b2 = await train('all-pairs era', 'B_all', road(), tasks.era, null, options.roadLr);
+  const ab2 = combine('A_all+B_all', [a2, b2]);
+  const a3 = await train('LoRA spam', 'A_lora', lora(), tasks.spam, null, options.loraLr);
+  const b3 = await train('LoRA era', 'B_lora', lora(), tasks.era, null, options.loraLr);
+  const cat = combine('lora_cat', [a3, b3], 'cat');
+  const linear = combine('lora_linear', [a3, b3], 'linear');
+
+  const single = { spam: { sub: a, all: a2, lora: a3 }, era: { sub: b, all: b2, lora: b3 } };
+  const report = async (task: Task): Promise<TaskReport> => {
+    const s = single[task.name];
+    const mine = { sub: await accuracy(s.sub, task), all: await accuracy(s.all, task), lora: await accuracy(s.lora, task) };
+    const kept = (acc: number, of: number): Combined => ({ accuracy: acc, retention: of > 0 ? acc / of : 0 });
+    const r: TaskReport = {
+      task: task.description,
+      classes: task.test.info.classNames!,
+      trainExamples: task.train.size,
+      testExamples: task.test.size,
+      base: baseAcc[task.name],
+      single: mine.sub,
+      composed: kept(await accuracy(ab.entry, task), mine.sub),
+      controls: {
+        allPairs: { single: mine.all, composed: kept(await accuracy(ab2.entry, task), mine.all) },
+        lora: { single: mine.lora, cat: kept(await accuracy(cat.entry, task), mine.lora), linear: kept(await accuracy(linear.entry, task), mine.lora) },
+      },
+    };
+    log(
+      `${task.name}: single ${pct(r.single)}, composed ${pct(r.composed.accuracy)} (keeps ${pct(r.composed.retention)}); all-pairs ${pct(mine.all)} -> product ` +
+        `${pct(r.controls.allPairs.composed.accuracy)}; LoRA ${pct(mine.lora)} -> cat ${pct(r.controls.lora.cat.accuracy)}, linear ${pct(r.controls.lora.linear.accuracy)}`,
+    );
+    return r;
+  };
+  const spamReport = await report(tasks.spam);
+  const eraReport = await report(tasks.era);
+
+  log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token (adapter A) ...');
+  evaluator.setAdapter(a.name); // added by the evaluations above
+  const iia = await subspaceIia(evaluator, tasks.spam.test, {
+    model: 'adapter A alone',
+    groupSize: options.groupSize,
+    subspace: '0/2',
+    complement: '1/2',
+    sites: [...a.params.keys()],
+    pairs: options.iiaPairs,
+    randomDraws: options.randomDraws,
+    seed,
+    padId,
+  });
+  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
+  log(`IIA: A's pairs ${rate(iia.flipRate)}, random pairs of the same size ${rate(iia.random.mean)}, B's pairs ${rate(iia.complement)} (${iia.examples} pairs)`);
+
+  const out: ComposeDemoReport = {
+    model: options.modelDir,
+    settings: (({ modelDir: _m, outDir: _o, ...rest }) => rest)(options),
+    tasks: { spam: spamReport, era: eraReport },
+    composition: { disjoint: ab.report.disjoint ?? false, variant: ab.report.variant ?? '', note: ab.report.note },
+    iia,
+    trainableParameters: { subspace: trainable['A (spam, pairs 0/2)'], allPairs: trainable['all-pairs spam'], lora: trainable['LoRA spam'] },
+    timeSeconds: (performance.now() - started) / 1000,
+    outDir: options.outDir,
+  };
+  writeFileSync(join(options.outDir, 'compose-report.json'), JSON.stringify(out, null, 2) + '\n');
+  return out;
+}

@@ -1,0 +1,98 @@
+// The compose demo's interchange intervention accuracy: at the last prompt token of ham e-mails (bases the model
+// predicts ham) swap in the coordinates of a subspace from spam e-mails (sources it predicts spam), at every
+// adapted layer, and count how often the prediction becomes spam. The subspace is A's pairs; the baseline is
+// random pairs of the same number per group (drawn per layer), and B's pairs (disjoint from A's) as a second
+// control. A prediction is the class whose label words' first token has the larger logit.
+
+import type { PeftModel } from '../adapters/peft-model.ts';
+import { parsePairSelection, selectedPairs } from '../adapters/road/pairs.ts';
+import { type InterventionSite, captureOutputs, interchangeAccuracy, lastTokenPredictions, pairCoordinates } from '../interpret/index.ts';
+import { seededUniforms } from '../seeded-random.ts';
+import { promptOf } from '../train/classify.ts';
+import type { TokenizedDataset } from '../train/data/index.ts';
+import { RoadsterError } from '../errors.ts';
+
+export interface IiaReport {
+  /** Share of (ham base, spam source) pairs whose prediction becomes spam when A's pairs are swapped in; null when there were no such pairs. */
+  readonly flipRate: number | null;
+  /** The adapter the runs use. */
+  readonly model: string;
+  readonly subspace: string;
+  /** Pairs of the same size chosen at random, per draw, and their mean. */
+  readonly random: { readonly mean: number | null; readonly draws: readonly number[] };
+  /** The disjoint complement (B's pairs). */
+  readonly complement: number | null;
+  readonly examples: number;
+  readonly sites: number;
+  readonly positions: 'last token';
+}
+
+export interface IiaSettings {
+  readonly model: string;
+  readonly groupSize: number;
+  readonly subspace: string;
+  readonly complement: string;
+  readonly sites: readonly string[];
+  readonly pairs: number;
+  readonly randomDraws: number;
+  readonly seed: number;
+  readonly padId: number;
+}
+
+/** Random `count` of the G/2 pair indices. */
+function randomPairs(half: number, count: number, next: () => number): boolean[] {
+  const order = Array.from({ length: half }, (_, j) => j);
+  for (let i = half - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const chosen = new Array<boolean>(half).fill(false);
+  for (const j of order.slice(0, count)) chosen[j] = true;
+  return chosen;
+}
+
+/** IIA of A's subspace against random subspaces of the same size and B's subspace (see the file header). */
+export async function subspaceIia(peft: PeftModel, test: TokenizedDataset, s: IiaSettings): Promise<IiaReport> {
+  const classes = test.info.classNames!;
+  const [ham, spam] = [classes.indexOf('ham'), classes.indexOf('spam')];
+  const candidates = test.info.classCompletions!.map((c) => c[0]);
+  if (new Set(candidates).size !== candidates.length) throw new RoadsterError('E_DATA', 'the label words of ham and spam start with the same token; IIA needs them to differ');
+  const prompts = test.examples.map(promptOf);
+  const predicted: number[] = [];
+  for (let i = 0; i < prompts.length; i += 16) {
+    const chunk = prompts.slice(i, i + 16);
+    const { logits } = await captureOutputs(peft, chunk, [], { padId: s.padId });
+    predicted.push(...lastTokenPredictions(logits, chunk.map((p) => p.length), candidates));
+  }
+  const bases = prompts.filter((_, i) => test.examples[i].classLabel === ham && predicted[i] === ham);
+  const sources = prompts.filter((_, i) => test.examples[i].classLabel === spam && predicted[i] === spam);
+  const subspace = `A's pairs ${s.subspace} of every group, at all ${s.sites.length} adapted layers`;
+  if (bases.length === 0 || sources.length === 0) {
+    // the model predicts one class only: no (ham base, spam source) pair to flip
+    return { flipRate: null, model: s.model, subspace, random: { mean: null, draws: [] }, complement: null, examples: 0, sites: s.sites.length, positions: 'last token' };
+  }
+  const examples = bases.slice(0, s.pairs).map((base, i) => ({ base, source: sources[i % sources.length], expected: spam }));
+  const widths = new Map(peft.base.linearSites().map((x) => [x.path, x.outFeatures]));
+  const sitesFor = (pairsOf: () => boolean[]): InterventionSite[] => s.sites.map((path) => ({ path, coordinates: pairCoordinates(widths.get(path)!, s.groupSize, pairsOf()) }));
+  const rate = async (sites: InterventionSite[]) => (await interchangeAccuracy(peft, examples, { sites, candidates, padId: s.padId, batchSize: 8 })).iia;
+  const mine = selectedPairs(parsePairSelection(s.subspace), s.groupSize);
+  const other = selectedPairs(parsePairSelection(s.complement), s.groupSize);
+  const flipRate = await rate(sitesFor(() => mine));
+  const complement = await rate(sitesFor(() => other));
+  const count = mine.filter(Boolean).length;
+  const draws: number[] = [];
+  for (let d = 0; d < s.randomDraws; d++) {
+    const next = seededUniforms(s.seed * 1009 + d + 1);
+    draws.push(await rate(sitesFor(() => randomPairs(s.groupSize / 2, count, next))));
+  }
+  return {
+    flipRate,
+    model: s.model,
+    subspace,
+    random: { mean: draws.reduce((a, b) => a + b, 0) / Math.max(1, draws.length), draws },
+    complement,
+    examples: examples.length,
+    sites: s.sites.length,
+    positions: 'last token',
+  };
+}
