@@ -48,6 +48,12 @@ export interface EngineOptions {
    * join in the next iterations. A single longer prompt is still prefilled alone.
    */
   readonly maxPrefillTokens?: number;
+  /**
+   * While rows are decoding, requests wait up to this many decode steps (default 4) for more to arrive, unless
+   * they can fill every free row already: a prefill costs about as much as a decode step, so prefilling each
+   * request as it comes would slow every running row. 0 prefills new requests at the next step.
+   */
+  readonly prefillDelaySteps?: number;
   /** For text, streaming and stop strings (optional). */
   readonly tokenizer?: Tokenizer | null;
   /** End-of-sequence ids (default: generation_config.json's, else config.json's). */
@@ -100,6 +106,8 @@ interface Active {
   text: string;
   /** Position of the next token to run (= real tokens so far). */
   position: number;
+  /** The engine's decode step count when the request was queued. */
+  readonly queuedAtStep: number;
   cancelled: boolean;
   done: boolean;
   readonly resolve: (r: GenerationResult) => void;
@@ -126,6 +134,7 @@ export class GenerationEngine {
   readonly maxModelLen: number;
   readonly maxCachedTokens: number;
   readonly maxPrefillTokens: number;
+  readonly prefillDelaySteps: number;
   private readonly tokenizer: Tokenizer | null;
   private readonly onStep: EngineOptions['onStep'];
   private readonly eos: readonly number[];
@@ -158,6 +167,10 @@ export class GenerationEngine {
     }
     this.maxCachedTokens = int('maxCachedTokens', options.maxCachedTokens ?? this.maxBatch * this.maxModelLen);
     this.maxPrefillTokens = int('maxPrefillTokens', options.maxPrefillTokens ?? 8192);
+    this.prefillDelaySteps = options.prefillDelaySteps ?? 4;
+    if (!Number.isInteger(this.prefillDelaySteps) || this.prefillDelaySteps < 0) {
+      throw new RoadsterError('E_USAGE', `prefillDelaySteps must be a non-negative integer, got ${this.prefillDelaySteps}`);
+    }
     this.tokenizer = options.tokenizer ?? null;
     this.onStep = options.onStep;
     this.eos = options.eosTokenIds ?? modelEosIds(model);
@@ -230,6 +243,7 @@ export class GenerationEngine {
       top: [],
       text: '',
       position: req.promptIds.length,
+      queuedAtStep: this.counters.steps,
       cancelled: false,
       done: false,
       resolve,
@@ -330,10 +344,15 @@ export class GenerationEngine {
 
   /**
    * Moves waiting requests into free rows while their prompt + max tokens fit the cache budget and the prefill
-   * batch stays within maxPrefillTokens padded tokens (first come, first served).
+   * batch stays within maxPrefillTokens padded tokens (first come, first served); while rows decode, only once the
+   * waiting requests fill the free rows or the oldest has waited prefillDelaySteps decode steps.
    */
   private admit(): Active[] {
     const admitted: Active[] = [];
+    const decoding = this.running.length > 0;
+    const fillsRows = this.waiting.length >= this.maxBatch - this.running.length;
+    const waited = this.waiting.length > 0 ? this.counters.steps - this.waiting[0].queuedAtStep : 0;
+    if (decoding && !fillsRows && waited < this.prefillDelaySteps) return admitted; // let more requests gather
     let reserved = this.running.reduce((n, a) => n + a.req.promptIds.length + a.req.maxTokens, 0);
     let longest = 0;
     while (this.waiting.length > 0 && this.running.length < this.maxBatch) {
