@@ -63,7 +63,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { ve
 
 before(() => {
   const r = run('npm', ['pack', '--json', '--pack-destination', scratch], ROOT);
-  packed = (JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Packed[])[0];
+  // the JSON array starts on a line of its own, after whatever `prepare`'s build printed
+  packed = (JSON.parse(r.stdout.slice(r.stdout.search(/^\[$/m))) as Packed[])[0];
   const tarball = join(scratch, packed.filename);
 
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
