@@ -1,7 +1,6 @@
 // The one interface every adapter method implements (RoAd, LoRA). PeftModel, the PEFT file format and the
 // shared invariant tests only talk to this interface; each method's folder holds its config, math and graph.
 
-import type { Dim } from '../graph/dim.ts';
 import type { DType } from '../graph/dtype.ts';
 import type { GraphBuilder, Tensor } from '../graph/tracer.ts';
 import type { LinearSite } from '../models/linear.ts';
@@ -51,10 +50,10 @@ export interface MixedSite {
   /** Part of the graph's identity: tables with equal keys share one compiled graph, whatever their slot count. */
   readonly key: string;
   /**
-   * Declares this site's table inputs (through `input(suffix, dtype, shape)`, shapes led by `slots`) and returns
-   * y' [B, T, out]; `index` [B] int64 is each row's slot.
+   * Returns y' [B, T, out]; `rows(suffix, dtype, shape)` gives each row's entry of the table input `suffix`,
+   * [B, ...shape] (gathered from the table by the rows' slots, or fed per row: see mixed-batch.ts).
    */
-  trace(x: Tensor, y: Tensor, index: Tensor, slots: Dim, input: (suffix: string, dtype: DType, shape: readonly Dim[]) => Tensor): Tensor;
+  trace(x: Tensor, y: Tensor, rows: (suffix: string, dtype: DType, shape: readonly number[]) => Tensor): Tensor;
   /** The table's host feeds, keyed by the same suffixes. */
   feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor>;
 }

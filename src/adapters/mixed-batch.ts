@@ -55,21 +55,79 @@ export function mixedPlan(sites: Iterable<LinearSite>, tables: SlotTables): Mixe
   return { sites: plan, key: keys.join(';') };
 }
 
-/** A linear function that applies each row's adapter at every site of `plan`. */
-export function mixedLinear(b: GraphBuilder, plan: MixedPlan): LinearFn {
+/**
+ * A linear function that applies each row's adapter at every site of `plan`. With `rows: 'gather'` (default) the
+ * tables are inputs and each row gathers its entries by its slot (`[B]` index inputs); with `rows: 'fed'` each
+ * row's entries are inputs of their own (`[B, ...]`, see RowInputs), for a batch whose rows change rarely.
+ */
+export function mixedLinear(b: GraphBuilder, plan: MixedPlan, options: { rows?: 'gather' | 'fed' } = {}): LinearFn {
   const indexes = new Map<PeftType, ReturnType<GraphBuilder['input']>>();
   const index = (type: PeftType) => {
     let t = indexes.get(type);
     if (!t) indexes.set(type, (t = b.input(mixedIndexName(type), 'int64', ['B'])));
     return t;
   };
+  const fed = options.rows === 'fed';
   return (site, x, weight, bias) => {
     let y = plainLinear(site, x, weight, bias);
     for (const m of plan.sites.get(site.path) ?? []) {
-      y = m.site.trace(x, y, index(m.type), slotDim(m.type), (suffix, dtype, shape) => b.input(mixedInputName(site.path, m.type, suffix), dtype, shape));
+      y = m.site.trace(x, y, (suffix, dtype, shape) =>
+        fed
+          ? b.input(mixedRowInputName(site.path, m.type, suffix), dtype, ['B', ...shape]) // [B, ...shape]
+          : b.input(mixedInputName(site.path, m.type, suffix), dtype, [slotDim(m.type), ...shape]).gather(index(m.type), 0), // [B, ...shape]
+      );
     }
     return y;
   };
+}
+
+/** Graph input name of a site's per-row input (`rows: 'fed'`). */
+export function mixedRowInputName(path: string, type: PeftType, suffix: string): string {
+  return `mixed-rows:${path}:${type}.${suffix}`;
+}
+
+/**
+ * Per-row inputs of `mixedLinear(..., { rows: 'fed' })`, kept in host buffers of `maxRows` rows: a row's entries
+ * are copied from the tables only when the row's adapter (method, slot) changes, so a decode step feeds views of
+ * the first n rows and the graph gathers nothing.
+ */
+export class RowInputs {
+  private readonly inputs: { name: string; type: PeftType; table: HostTensor; rowSize: number; buffer: Float32Array | Float64Array }[] = [];
+  private readonly current: (string | undefined)[];
+
+  constructor(plan: MixedPlan, dtype: 'float32' | 'float64', readonly maxRows: number) {
+    for (const [path, list] of plan.sites) {
+      for (const m of list) {
+        for (const [suffix, table] of Object.entries(m.site.feeds(dtype))) {
+          const rowSize = table.shape.slice(1).reduce((a, d) => a * d, 1);
+          const buffer = dtype === 'float64' ? new Float64Array(maxRows * rowSize) : new Float32Array(maxRows * rowSize);
+          this.inputs.push({ name: mixedRowInputName(path, m.type, suffix), type: m.type, table, rowSize, buffer });
+        }
+      }
+    }
+    this.current = new Array<string | undefined>(maxRows);
+  }
+
+  /** Makes row `row` hold the entries of `adapter` (null: none). */
+  set(row: number, adapter: { readonly type: PeftType; readonly slot: number } | null): void {
+    const key = adapter === null ? '' : `${adapter.type}:${adapter.slot}`;
+    if (this.current[row] === key) return;
+    for (const input of this.inputs) {
+      const slot = adapter !== null && adapter.type === input.type ? adapter.slot : 0;
+      const table = input.table.data as Float32Array | Float64Array;
+      input.buffer.set(table.subarray(slot * input.rowSize, (slot + 1) * input.rowSize), row * input.rowSize);
+    }
+    this.current[row] = key;
+  }
+
+  /** Feeds of the first `n` rows (views, no copy). */
+  feeds(n: number): Record<string, HostTensor> {
+    const feeds: Record<string, HostTensor> = {};
+    for (const input of this.inputs) {
+      feeds[input.name] = { dtype: input.table.dtype, shape: [n, ...input.table.shape.slice(1)], data: input.buffer.subarray(0, n * input.rowSize) };
+    }
+    return feeds;
+  }
 }
 
 /** The tables' feeds (rebuild them only when the tables change). */

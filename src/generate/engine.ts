@@ -11,7 +11,7 @@ import type { Graph } from '../graph/ir.ts';
 import { GraphBuilder } from '../graph/tracer.ts';
 import type { Tokenizer } from '../io/tokenizer/index.ts';
 import { adapterBaseWarnings } from '../adapters/base-match.ts';
-import { mixedIndexFeeds, mixedLinear, mixedTableFeeds } from '../adapters/mixed-batch.ts';
+import { RowInputs, mixedIndexFeeds, mixedLinear, mixedTableFeeds } from '../adapters/mixed-batch.ts';
 import { INPUT_NAMES, type CausalLM } from '../models/causal-lm.ts';
 import { attentionBias, int64Tensor, positionIds } from '../models/attention-inputs.ts';
 import { KV_NAMES, PAST_BIAS_NAMES, traceGenerationStep } from '../models/generation-graph.ts';
@@ -144,6 +144,7 @@ export class GenerationEngine {
   private readonly running: Active[] = [];
   private readonly graphs = new Map<string, Graph>();
   private tableFeeds: { version: number; feeds: Record<string, HostTensor> } | null = null;
+  private rowInputs: { version: number; inputs: RowInputs } | null = null;
   private loop: Promise<void> | null = null;
   private nextId = 1;
   private closed = false;
@@ -370,23 +371,33 @@ export class GenerationEngine {
     return admitted;
   }
 
-  private graph(withCache: boolean): { graph: Graph; tables: Record<string, HostTensor>; plan: ReturnType<AdapterStore['plan']>['plan'] } {
+  /**
+   * The graph of a prefill (adapter tables gathered by the rows' slots) or a decode step (each row's adapter
+   * entries fed per row from `RowInputs`, copied only when a row's adapter changes, so a step gathers nothing).
+   */
+  private graph(withCache: boolean): { graph: Graph; plan: ReturnType<AdapterStore['plan']>['plan']; version: number } {
     const { plan, version } = this.adapters.plan();
     const key = `${withCache}:${plan.key}`;
     let graph = this.graphs.get(key);
     if (!graph) {
       const b = new GraphBuilder();
-      graph = b.build(traceGenerationStep(this.model, b, { withCache, linear: mixedLinear(b, plan) }));
+      graph = b.build(traceGenerationStep(this.model, b, { withCache, linear: mixedLinear(b, plan, { rows: withCache ? 'fed' : 'gather' }) }));
       this.graphs.set(key, graph);
     }
-    if (this.tableFeeds?.version !== version) this.tableFeeds = { version, feeds: mixedTableFeeds(plan, 'float32') };
-    return { graph, tables: this.tableFeeds.feeds, plan };
+    return { graph, plan, version };
   }
 
   private async run(withCache: boolean, rows: readonly Active[], feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    const { graph, tables, plan } = this.graph(withCache);
+    const { graph, plan, version } = this.graph(withCache);
     const compiled = await this.runtime.compile(graph);
-    return compiled.run({ ...feeds, ...tables, ...mixedIndexFeeds(plan, rows.map((a) => a.adapter)) });
+    if (!withCache) {
+      if (this.tableFeeds?.version !== version) this.tableFeeds = { version, feeds: mixedTableFeeds(plan, 'float32') };
+      return compiled.run({ ...feeds, ...this.tableFeeds.feeds, ...mixedIndexFeeds(plan, rows.map((a) => a.adapter)) });
+    }
+    if (this.rowInputs?.version !== version) this.rowInputs = { version, inputs: new RowInputs(plan, 'float32', this.maxBatch) };
+    const inputs = this.rowInputs.inputs;
+    rows.forEach((a, i) => inputs.set(i, a.adapter));
+    return compiled.run({ ...feeds, ...inputs.feeds(rows.length) });
   }
 
   private layerOutputs(out: Record<string, HostTensor>): { keys: Float32Array[]; values: Float32Array[] } {

@@ -29,9 +29,9 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<LoraConfig> |
   const rank = Math.max(1, ...present.map((p) => p?.r ?? 0));
   return {
     key: `lora:${rank}`,
-    trace(x, y, index, slotCount, input) {
-      const a = input('A', y.dtype, [slotCount, rank, n]).gather(index, 0); // [B, R, n]
-      const bs = input('Bs', y.dtype, [slotCount, d, rank]).gather(index, 0); // [B, d, R]
+    trace(x, y, rows) {
+      const a = rows('A', y.dtype, [rank, n]); // [B, R, n]
+      const bs = rows('Bs', y.dtype, [d, rank]); // [B, d, R]
       return applyLoraRowsTraced(x, y, a, bs); // [B, T, d]
     },
     feeds(dtype) {

@@ -33,11 +33,11 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> |
   const groups = [...new Set(present.filter((r) => r !== null).map((r) => r!.config.groupSize))].sort((a, b) => a - b);
   return {
     key: `road:${groups.join(',')}`,
-    trace(_x: Tensor, y: Tensor, index, n, input) {
-      const rows = (suffix: string) => input(suffix, y.dtype, [n, d]).gather(index, 0).unsqueeze(1); // [B, 1, d]
-      let out = y.mul(rows('c')); // [B, T, d]
+    trace(_x: Tensor, y: Tensor, rows) {
+      const row = (suffix: string) => rows(suffix, y.dtype, [d]).unsqueeze(1); // [B, 1, d]
+      let out = y.mul(row('c')); // [B, T, d]
       // rot(y) ⊙ s = swap(y) ⊙ (s ⊙ signs): the table carries s with the half signs applied
-      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(rows(`s${g}`))); // [B, T, d]
+      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(row(`s${g}`))); // [B, T, d]
       return out;
     },
     feeds(dtype) {
