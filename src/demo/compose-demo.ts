@@ -14,7 +14,6 @@ import type { AdapterConfig } from '../adapters/kinds.ts';
 import { loraConfig } from '../adapters/lora/config.ts';
 import { PeftModel } from '../adapters/peft-model.ts';
 import { roadConfig } from '../adapters/road/config.ts';
-import type { RoadVariant } from '../adapters/road/math.ts';
 import { parsePairSelection } from '../adapters/road/pairs.ts';
 import { restrictRoadPairs } from '../adapters/subspace.ts';
 import { RoadsterError } from '../errors.ts';
@@ -25,26 +24,14 @@ import { classifyByLikelihood } from '../train/classify.ts';
 import { type TokenizedDataset, defaultPadId, loadDataset } from '../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, Trainer } from '../train/trainer.ts';
 import { DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
+import type { DemoOptions } from './options.ts';
 import { type IiaReport, subspaceIia } from './compose-iia.ts';
 import { verifyShippedModel } from './shipped-model.ts';
 import { balancedPassages, isTestPassage, loadSotuPassages } from './sotu-data.ts';
 import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam-data.ts';
 
-export interface ComposeDemoOptions {
-  readonly modelDir: string;
-  readonly outDir: string;
-  readonly trainPerClass: number;
-  readonly testPerClass: number;
-  readonly steps: number;
-  readonly batchSize: number;
-  readonly maxChars: number;
-  readonly maxLength: number;
-  readonly variant: RoadVariant;
-  readonly groupSize: number;
-  readonly roadLr: number;
-  readonly loraRank: number;
-  readonly loraLr: number;
-  readonly seed: number;
+/** The demo's settings (no head and no skipping LoRA here), and the IIA's. */
+export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLora'> {
   /** (ham base, spam source) pairs of the IIA, at most. */
   readonly iiaPairs: number;
   /** Random subspaces of the same size for the IIA baseline. */

@@ -5,24 +5,20 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
+import { writeTinyTextModel } from '../support/model-folders.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
-const BYTES_TOKENIZER = fileURLToPath(new URL('../fixtures/tokenizers/bytes/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-train-safety-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 const ENV = { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'hub-cache'), HF_TOKEN: '' };
 
-const MODEL = join(scratch, 'model');
-mkdirSync(MODEL);
-for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) copyFileSync(join(TINY_LLAMA, f), join(MODEL, f));
-for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(BYTES_TOKENIZER, f), join(MODEL, f));
+const MODEL = writeTinyTextModel(join(scratch, 'model')); // tiny-llama with the byte-level tokenizer
 
 function jsonl(name: string, records: readonly unknown[], extra = ''): string {
   const file = join(scratch, name);

@@ -5,10 +5,9 @@
 // LoRA; and bad inputs, each refused before anything is written to --out.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { PeftModel } from '../../src/adapters/peft-model.ts';
 import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
@@ -18,9 +17,9 @@ import { classifySequences } from '../../src/models/sequence-classification.ts';
 import { relativeError } from '../support/all-close.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
+import { writeTinyTextModel } from '../support/model-folders.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
-const BYTES_TOKENIZER = fileURLToPath(new URL('../fixtures/tokenizers/bytes/', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-cli-train-'));
 const runtime = new Runtime({ threads: 1 });
 after(async () => {
@@ -29,11 +28,7 @@ after(async () => {
 });
 const ENV = { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(scratch, 'hub-cache'), HF_TOKEN: '' };
 
-// A model folder: tiny-llama (vocabulary of 256) with the byte-level tokenizer.
-const MODEL = join(scratch, 'model');
-mkdirSync(MODEL);
-for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) copyFileSync(join(TINY_LLAMA, f), join(MODEL, f));
-for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(BYTES_TOKENIZER, f), join(MODEL, f));
+const MODEL = writeTinyTextModel(join(scratch, 'model')); // tiny-llama with the byte-level tokenizer
 
 function jsonl(name: string, records: readonly unknown[], extra = ''): string {
   const file = join(scratch, name);

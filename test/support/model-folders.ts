@@ -3,8 +3,9 @@
 // (refs/{revision}, blobs/{sha}, snapshots/{commit}/{file} as relative symlinks).
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openCheckpoint } from '../../src/io/safetensors/index.ts';
 import type { HostTensor } from '../../src/runtime/host-tensor.ts';
 import { TINY_LLAMA } from './fixtures.ts';
@@ -55,4 +56,13 @@ export function logitsAt(logits: HostTensor, b: number, t: number): Float32Array
   const [, tt, v] = logits.shape;
   const start = (b * tt + t) * v;
   return (logits.data as Float32Array).slice(start, start + v);
+}
+
+/** tiny-llama (vocabulary of 256) with the byte-level tokenizer, copied into `dir`: a model folder `train` can use. */
+export function writeTinyTextModel(dir: string): string {
+  const bytes = fileURLToPath(new URL('../fixtures/tokenizers/bytes/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['config.json', 'generation_config.json', 'model.safetensors']) copyFileSync(join(TINY_LLAMA, f), join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(bytes, f), join(dir, f));
+  return dir;
 }
