@@ -32,6 +32,9 @@ import {
 import { Sampler, type TokenLogprob } from './sampling/sampler.ts';
 import { StopStringMatcher } from './stop.ts';
 
+/** Extra event-loop turns between steps while requests keep arriving (see betweenSteps). */
+const ARRIVAL_TURNS = 32;
+
 export interface EngineOptions {
   /** Rows decoded together (default 32). */
   readonly maxBatch?: number;
@@ -256,6 +259,7 @@ export class GenerationEngine {
     } else {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(active);
+      this.submitted++;
       this.loop ??= this.runLoop().finally(() => (this.loop = null));
     }
     return { id, result, cancel: () => this.cancel(active) };
@@ -277,6 +281,19 @@ export class GenerationEngine {
   }
 
   /** Runs requests to the end; results in input order. */
+  /**
+   * Runs the largest work the engine admits once, a prefill of maxBatch rows that fills maxPrefillTokens and a
+   * decode step of maxBatch rows (base rows, greedy), so that the graphs are compiled and ONNX Runtime's memory
+   * arena has its working size before the first request: memory is known at start and stays level under load,
+   * as with vLLM's profiling run. The counters start from zero afterwards.
+   */
+  async warmUp(): Promise<void> {
+    const positions = Math.max(1, Math.min(Math.floor(this.maxPrefillTokens / this.maxBatch), this.maxModelLen - 2));
+    const promptIds = new Array<number>(positions).fill(0);
+    await this.generate(Array.from({ length: this.maxBatch }, () => ({ promptIds, adapter: null, maxTokens: 2, ignoreEos: true, sampling: { temperature: 0 } })));
+    this.counters = { promptTokens: 0, generatedTokens: 0, steps: 0 };
+  }
+
   async generate(requests: readonly GenerationRequest[]): Promise<GenerationResult[]> {
     const handles = requests.map((r) => this.submit(r));
     return Promise.all(handles.map((h) => h.result));
@@ -324,7 +341,24 @@ export class GenerationEngine {
       } finally {
         this.stepping = false;
       }
-      await nextTask(); // let new requests and cancellations in between steps
+      await this.betweenSteps();
+    }
+  }
+
+  private submitted = 0;
+
+  /**
+   * Lets new requests and cancellations in between steps. A step blocks the event loop (ORT's run is synchronous
+   * on this thread), and each yield gives it one poll phase, in which a client's request gets one stage further
+   * (accepted, then read and submitted): while requests keep arriving, more turns (each a millisecond at most)
+   * let a burst of clients join one prefill instead of trickling in a few per step.
+   */
+  private async betweenSteps(): Promise<void> {
+    let before = this.submitted;
+    await nextTask();
+    for (let turn = 0; turn < ARRIVAL_TURNS && this.submitted > before; turn++) {
+      before = this.submitted;
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
 

@@ -41,13 +41,15 @@ export interface ServerOptions {
   readonly port?: number;
   /** Called with what fits but looks wrong about a loaded adapter (another recorded base model, an assumed group size). */
   readonly onWarning?: (message: string) => void;
+  /** Run the engine's warm-up (GenerationEngine.warmUp) before listening (default true). */
+  readonly warmUp?: boolean;
 }
 
 export interface RoadsterServer {
   readonly app: FastifyInstance;
   readonly engine: GenerationEngine;
   readonly metrics: ServerMetrics;
-  /** Starts accepting requests; resolves with the base URL (http://host:port). */
+  /** Warms the engine up (unless `warmUp: false`), then starts accepting requests; resolves with the base URL (http://host:port). */
   listen(): Promise<string>;
   /**
    * Stops accepting (503 for new requests), waits for the requests in flight to finish, cancelling those still
@@ -157,6 +159,7 @@ export function createServer(options: ServerOptions): RoadsterServer {
     engine,
     metrics,
     async listen() {
+      if (options.warmUp !== false) await engine.warmUp();
       const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8000 });
       state = 'ready';
       return url;

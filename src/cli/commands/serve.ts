@@ -85,6 +85,8 @@ export async function serve(opts: ServeOptions, io: CliIo): Promise<void> {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
+    const { maxBatch, maxPrefillTokens } = server.engine;
+    log(`roadster serve: warming up (a prefill of ${maxBatch} rows filling ${maxPrefillTokens} tokens, then a decode step) ...`);
     const url = await server.listen();
     log(`roadster serve: listening on ${url} (model "${servedModelName}"${names.length > 0 ? `, adapters ${names.join(', ')}` : ''}${apiKey ? ', API key required' : ''})`);
     const signal = await signalled;
