@@ -4,6 +4,10 @@
 //
 //   npx tsx scripts/demo-sweep.ts [--steps 200] [--train-per-class 300] [--val-per-class 100]
 //     [--road 1e-3,3e-3,1e-2,2e-2] [--lora 3e-4,1e-3,3e-3] [--head 1e-3,3e-3,1e-2,3e-2,1e-1]
+//     [--max-chars N] [--max-length N] [--hold-out-first]
+//
+// --hold-out-first draws the validation e-mails before the training sample, so that runs with different
+// training sizes are scored on the same e-mails.
 //
 // Prints one JSON line per run (method, lr, validation accuracy and loss, final training loss, seconds).
 
@@ -35,9 +39,18 @@ const { values } = parseArgs({
     road: { type: 'string', default: '1e-3,3e-3,1e-2,2e-2' },
     lora: { type: 'string', default: '3e-4,1e-3,3e-3' },
     head: { type: 'string', default: '1e-3,3e-3,1e-2,3e-2,1e-1' },
+    'max-chars': { type: 'string' },
+    'max-length': { type: 'string' },
+    'hold-out-first': { type: 'boolean', default: false },
   },
 });
-const o = { ...DEFAULT_DEMO_OPTIONS, steps: Number(values.steps), trainPerClass: Number(values['train-per-class']) };
+const o = {
+  ...DEFAULT_DEMO_OPTIONS,
+  steps: Number(values.steps),
+  trainPerClass: Number(values['train-per-class']),
+  ...(values['max-chars'] ? { maxChars: Number(values['max-chars']) } : {}),
+  ...(values['max-length'] ? { maxLength: Number(values['max-length']) } : {}),
+};
 const list = (s: string | undefined) => (s ? s.split(',').filter((x) => x !== '').map(Number) : []);
 
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-demo-sweep-'));
@@ -46,9 +59,19 @@ try {
   const base = await CausalLM.fromFolder(SHIPPED_MODEL_DIR);
   const tokenizer = await Tokenizer.fromFolder(SHIPPED_MODEL_DIR);
   const pool = loadSpamAssassin().filter((e) => !isTestEmail(e));
-  const train = balancedSample(pool, o.trainPerClass, o.seed + 11); // the demo's own draw
-  const used = new Set(train.map((e) => e.id));
-  const val = balancedSample(pool.filter((e) => !used.has(e.id)), Number(values['val-per-class']), o.seed + 29);
+  const valPerClass = Number(values['val-per-class']);
+  let train: ReturnType<typeof balancedSample>;
+  let val: ReturnType<typeof balancedSample>;
+  if (values['hold-out-first']) {
+    // a fixed validation fold first, so that runs with different training sizes are scored on the same e-mails
+    val = balancedSample(pool, valPerClass, o.seed + 29);
+    const held = new Set(val.map((e) => e.id));
+    train = balancedSample(pool.filter((e) => !held.has(e.id)), o.trainPerClass, o.seed + 11);
+  } else {
+    train = balancedSample(pool, o.trainPerClass, o.seed + 11); // the demo's own draw
+    const used = new Set(train.map((e) => e.id));
+    val = balancedSample(pool.filter((e) => !used.has(e.id)), valPerClass, o.seed + 29);
+  }
   const load = async (name: string, emails: typeof train) => {
     const file = join(scratch, `${name}.jsonl`);
     writeFileSync(file, emails.map((e) => JSON.stringify({ text: emailText(e, o.maxChars), label: e.label })).join('\n') + '\n');
@@ -59,7 +82,7 @@ try {
   const padId = defaultPadId(tokenizer);
   const batches = () => trainSet.batchSource({ batchSize: o.batchSize, seed: o.seed, mode: 'length', padId });
   const schedule = { ...DEFAULT_TRAIN_CONFIG, maxSteps: o.steps, warmupSteps: Math.round(o.steps / 10), schedule: 'cosine' as const, seed: o.seed };
-  const print = (row: Record<string, unknown>) => console.log(JSON.stringify({ steps: o.steps, trainExamples: trainSet.size, valExamples: valSet.size, ...row }));
+  const print = (row: Record<string, unknown>) => console.log(JSON.stringify({ steps: o.steps, maxChars: o.maxChars, maxLength: o.maxLength, trainExamples: trainSet.size, valExamples: valSet.size, ...row }));
 
   const features = await pooledFeatures(base, runtime, [...trainSet.examples, ...valSet.examples], { padId });
   for (const lr of list(values.head)) {
