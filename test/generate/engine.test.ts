@@ -250,6 +250,23 @@ describe('cancellation, limits and bad input', () => {
     }
   });
 
+  test('requests that keep arriving while rows decode join one prefill', async () => {
+    // A server's clients arrive over several event-loop turns (accepted, then read): here one submission per
+    // macrotask. Between steps the engine yields for as long as submissions keep coming, so they share a prefill.
+    const model = await CausalLM.fromFolder(TINY_LLAMA);
+    const prefills: number[] = [];
+    const engine = new GenerationEngine(model, runtime, { maxBatch: 16, prefillDelaySteps: 0, eosTokenIds: [], onStep: (s) => s.kind === 'prefill' && prefills.push(s.rows) });
+    const first = engine.generate([{ promptIds: [1, 2, 3], maxTokens: 24, sampling: GREEDY }]);
+    await new Promise((r) => setTimeout(r, 0));
+    const later: Promise<GenerationResult[]>[] = [];
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setImmediate(r));
+      later.push(engine.generate([{ promptIds: [4 + i, 5], maxTokens: 4, sampling: GREEDY }]));
+    }
+    await Promise.all([first, ...later]);
+    assert.deepEqual(prefills, [1, 12], `prefill rows: ${prefills.join(', ')}`);
+  });
+
   test('bad requests fail before any work with a message that says what to fix', async () => {
     const model = await CausalLM.fromFolder(TINY_LLAMA);
     const engine = new GenerationEngine(model, runtime, { maxModelLen: 64 });
