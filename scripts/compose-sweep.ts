@@ -1,12 +1,14 @@
 // The sweep behind `roadster demo compose`'s defaults: adapter B (era, pairs 1/2) and adapter A (spam, pairs 0/2)
 // trained as the demo trains them, each alone on its own task's training sample, then A alone, B alone and their
 // product scored on validation examples drawn from each task's training pool outside the training sample. The
-// test splits are never read. Besides accuracy it prints, on the spam task, the AUC of the margin
-// log p(spam) - log p(ham) and its mean per class, so a product that only shifts the margin (calibration) is told
-// apart from one that scrambles the ranking.
+// test splits are never read. Besides accuracy it prints, on each task, the AUC of the margin
+// log p(second label) - log p(first label) and its mean per class, so a product that only shifts the margin (calibration) is told
+// apart from one that scrambles the ranking, and the accuracy after contextual calibration (the margin minus the
+// model's mean margin on content-free prompts, Zhao et al. 2021), which needs no data.
 //
 //   npx tsx scripts/compose-sweep.ts [--steps 150] [--spam-lr 2e-2,5e-2] [--era-lr 5e-2] [--val-per-class 100]
-//     [--max-chars 300] [--max-length 96] [--spam-sep '\nLabel:'] [--spam-words ham,spam] [--all-pairs] [--lora-lr 3e-3]
+//     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
+//     [--spam-steps N] [--era-steps N] [--b-on-spam]
 //
 // Prints one JSON line per result.
 
@@ -41,8 +43,8 @@ const { values } = parseArgs({
     'val-per-class': { type: 'string', default: '100' },
     'max-chars': { type: 'string' },
     'max-length': { type: 'string' },
-    'spam-sep': { type: 'string', default: '\nLabel:' },
-    'spam-words': { type: 'string', default: 'ham,spam' },
+    'spam-sep': { type: 'string', default: '\nSpam:' },
+    'spam-words': { type: 'string', default: 'no,yes' },
     'all-pairs': { type: 'boolean', default: false },
     'b-on-spam': { type: 'boolean', default: false },
     'spam-steps': { type: 'string' },
