@@ -1,7 +1,8 @@
 // `roadster demo compose`: issue 15's experiment on the shipped base model. Two tasks whose data ships offline
-// (spam vs ham e-mail, SpamAssassin, "...\nLabel: spam"; State of the Union passages from before 1900 vs from 1950,
-// "...\nEra: modern"). RoAd adapter A learns spam on pairs 0/2 of every group, adapter B the era on pairs 1/2; each is evaluated alone, then their exact
-// product (composeAdapters) on both tasks. Controls with the same steps: two all-pairs RoAd adapters composed by
+// (spam vs ham e-mail, SpamAssassin, "...\nSpam: yes"; State of the Union passages from before 1900 vs from 1950,
+// "...\nEra: modern"), each label one token. RoAd adapter A learns spam on pairs 0/2 of every group, adapter B the era on pairs 1/2; each is evaluated alone, then their exact
+// product (composeAdapters) on both tasks, by accuracy and by the ROC AUC of the two labels' log-likelihood
+// margin (a product that only shifts the margin keeps the AUC). Controls with the same steps: two all-pairs RoAd adapters composed by
 // product, and two LoRA adapters combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping
 // A's subspace from spam sources into ham bases at the last token, against random pairs of the same size.
 // Progress goes through `hooks`; printing is the CLI's job.
@@ -38,7 +39,12 @@ export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLo
   readonly randomDraws: number;
 }
 
-/** Settings chosen so that the whole experiment (six adapters, about twenty evaluations) fits in about 10 minutes on 2 cores. */
+/**
+ * Settings chosen so that the whole experiment (six adapters, about twenty evaluations) fits in about 10 minutes on 2 cores.
+ * The RoAd learning rate is the best for each adapter alone on validation examples from its task's training pool
+ * (A: 88 % at 5e-2, 87 % at 2e-2, 85.5 % at 1e-1; B: 97 % at 2e-2 and 5e-2; scripts/compose-sweep.ts); LoRA's is
+ * the main demo's.
+ */
 export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'> = {
   trainPerClass: 200,
   testPerClass: 100,
@@ -56,7 +62,11 @@ export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' |
   randomDraws: 3,
 };
 
-/** The era task's prompt ends in its own words, so each adapter learns to answer after its own cue. */
+/** Each task's prompt ends in its own words, so each adapter learns to answer after its own cue; every label word
+ * is one token of the shipped tokenizer (" ham" and " spam" are two each, and A learned them worse: 72.5 % against
+ * 88 % on validation e-mails, scripts/compose-sweep.ts). */
+const SPAM_SEPARATOR = '\nSpam:';
+const SPAM_WORDS = { ham: 'no', spam: 'yes' } as const;
 const ERA_SEPARATOR = '\nEra:';
 
 export type TaskName = 'spam' | 'era';
@@ -67,11 +77,13 @@ export interface ComposeDemoHooks {
   train?(phase: ComposePhase, totalSteps: number): TrainHooks;
 }
 
-/** One combination evaluated on one task: its accuracy and the share of the single adapter's it keeps. */
+/** One combination evaluated on one task: its accuracy, the share of the single adapter's it keeps, and its AUC. */
 export interface Combined {
   readonly accuracy: number;
   /** accuracy / the single adapter's accuracy on this task. */
   readonly retention: number;
+  /** ROC AUC of log p(second class) - log p(first class): 0.5 is chance, and a uniform shift of the margin keeps it. */
+  readonly auc: number;
 }
 
 export interface TaskReport {
@@ -85,6 +97,8 @@ export interface TaskReport {
   readonly single: number;
   /** The product of A and B. */
   readonly composed: Combined;
+  /** ROC AUC (see Combined) of the base model, the single adapter, and the controls' single adapters. */
+  readonly auc: { readonly base: number; readonly single: number; readonly allPairs: number; readonly lora: number };
   readonly controls: {
     readonly allPairs: { readonly single: number; readonly composed: Combined };
     readonly lora: { readonly single: number; readonly cat: Combined; readonly linear: Combined };
@@ -110,6 +124,16 @@ interface Task {
   readonly test: TokenizedDataset;
 }
 
+/** ROC AUC of `scores` for `labels` (1 positive, 0 negative), ties counting half; 0.5 when a class is missing. */
+export function rocAuc(scores: readonly number[], labels: readonly number[]): number {
+  const pos = scores.filter((_, i) => labels[i] === 1);
+  const neg = scores.filter((_, i) => labels[i] === 0);
+  if (pos.length === 0 || neg.length === 0) return 0.5;
+  let wins = 0;
+  for (const p of pos) for (const q of neg) wins += p > q ? 1 : p === q ? 0.5 : 0;
+  return wins / (pos.length * neg.length);
+}
+
 function writeJsonl(file: string, records: readonly { text: string; label: string }[]): void {
   writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
@@ -131,7 +155,7 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const emails = loadSpamAssassin();
   const sotu = loadSotuPassages(options.maxChars);
   const { trainPerClass: n, testPerClass: m, seed, maxChars } = options;
-  const spamRecords = (pool: typeof emails, count: number, s: number) => balancedSample(pool, count, s).map((e) => ({ text: emailText(e, maxChars), label: e.label }));
+  const spamRecords = (pool: typeof emails, count: number, s: number) => balancedSample(pool, count, s).map((e) => ({ text: emailText(e, maxChars), label: SPAM_WORDS[e.label] }));
   const eraRecords = (pool: typeof sotu, count: number, s: number) => balancedPassages(pool, count, s).map((p) => ({ text: p.text.slice(0, maxChars), label: p.label }));
   writeJsonl(join(dataDir, 'spam-train.jsonl'), spamRecords(emails.filter((e) => !isTestEmail(e)), n, seed + 11));
   writeJsonl(join(dataDir, 'spam-test.jsonl'), spamRecords(emails.filter(isTestEmail), m, seed + 23));
@@ -140,7 +164,12 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const load = async (file: string, labelNames: string[], promptSeparator?: string) =>
     (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames, promptSeparator })).dataset;
   const tasks: Record<TaskName, Task> = {
-    spam: { name: 'spam', description: 'SpamAssassin spam vs ham (Subject and body)', train: await load('spam-train.jsonl', ['ham', 'spam']), test: await load('spam-test.jsonl', ['ham', 'spam']) },
+    spam: {
+      name: 'spam',
+      description: 'SpamAssassin spam vs ham (Subject and body; "Spam: yes" or "no")',
+      train: await load('spam-train.jsonl', [SPAM_WORDS.ham, SPAM_WORDS.spam], SPAM_SEPARATOR),
+      test: await load('spam-test.jsonl', [SPAM_WORDS.ham, SPAM_WORDS.spam], SPAM_SEPARATOR),
+    },
     era: {
       name: 'era',
       description: 'State of the Union passages, early (before 1900) vs modern (from 1950) addresses',
@@ -173,14 +202,15 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   };
 
   const evaluator = new PeftModel(base, runtime);
-  const accuracy = async (entry: AdapterEntry<AdapterConfig> | null, task: Task): Promise<number> => {
+  const accuracy = async (entry: AdapterEntry<AdapterConfig> | null, task: Task): Promise<{ accuracy: number; auc: number }> => {
     const run = async (b: { inputIds: number[][]; attentionMask: number[][] }) => {
       if (entry === null) return (await base.forward(runtime, b)).logits;
       if (!evaluator.adapterNames.includes(entry.name)) evaluator.addAdapterFromParams(entry.name, entry.config, entry.params);
       evaluator.setAdapter(entry.name);
       return (await evaluator.forward(b)).logits;
     };
-    return (await classifyByLikelihood(run, task.test.examples, task.test.info.classCompletions!, { batchSize: 8, padId })).accuracy;
+    const r = await classifyByLikelihood(run, task.test.examples, task.test.info.classCompletions!, { batchSize: 8, padId });
+    return { accuracy: r.accuracy, auc: rocAuc(r.scores!.map((x) => x[1] - x[0]), task.test.examples.map((e) => e.classLabel!)) };
   };
   const combine = (name: string, parts: readonly AdapterEntry<AdapterConfig>[], combination?: 'cat' | 'linear') => {
     const c = composeAdapters(parts.map((entry) => ({ entry })), { combination });
@@ -189,7 +219,7 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
   const baseAcc = { spam: await accuracy(null, tasks.spam), era: await accuracy(null, tasks.era) };
-  log(`base model: spam ${pct(baseAcc.spam)}, era ${pct(baseAcc.era)}`);
+  log(`base model: spam ${pct(baseAcc.spam.accuracy)}, era ${pct(baseAcc.era.accuracy)}`);
 
   const a = await train('A (spam, pairs 0/2)', 'A', road(), tasks.spam, '0/2', options.roadLr);
   const b = await train('B (era, pairs 1/2)', 'B', road(), tasks.era, '1/2', options.roadLr);
@@ -206,23 +236,24 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const report = async (task: Task): Promise<TaskReport> => {
     const s = single[task.name];
     const mine = { sub: await accuracy(s.sub, task), all: await accuracy(s.all, task), lora: await accuracy(s.lora, task) };
-    const kept = (acc: number, of: number): Combined => ({ accuracy: acc, retention: of > 0 ? acc / of : 0 });
+    const kept = (r: { accuracy: number; auc: number }, of: { accuracy: number }): Combined => ({ ...r, retention: of.accuracy > 0 ? r.accuracy / of.accuracy : 0 });
     const r: TaskReport = {
       task: task.description,
       classes: task.test.info.classNames!,
       trainExamples: task.train.size,
       testExamples: task.test.size,
-      base: baseAcc[task.name],
-      single: mine.sub,
+      base: baseAcc[task.name].accuracy,
+      single: mine.sub.accuracy,
       composed: kept(await accuracy(ab.entry, task), mine.sub),
+      auc: { base: baseAcc[task.name].auc, single: mine.sub.auc, allPairs: mine.all.auc, lora: mine.lora.auc },
       controls: {
-        allPairs: { single: mine.all, composed: kept(await accuracy(ab2.entry, task), mine.all) },
-        lora: { single: mine.lora, cat: kept(await accuracy(cat.entry, task), mine.lora), linear: kept(await accuracy(linear.entry, task), mine.lora) },
+        allPairs: { single: mine.all.accuracy, composed: kept(await accuracy(ab2.entry, task), mine.all) },
+        lora: { single: mine.lora.accuracy, cat: kept(await accuracy(cat.entry, task), mine.lora), linear: kept(await accuracy(linear.entry, task), mine.lora) },
       },
     };
     log(
-      `${task.name}: single ${pct(r.single)}, composed ${pct(r.composed.accuracy)} (keeps ${pct(r.composed.retention)}); all-pairs ${pct(mine.all)} -> product ` +
-        `${pct(r.controls.allPairs.composed.accuracy)}; LoRA ${pct(mine.lora)} -> cat ${pct(r.controls.lora.cat.accuracy)}, linear ${pct(r.controls.lora.linear.accuracy)}`,
+      `${task.name}: single ${pct(r.single)}, composed ${pct(r.composed.accuracy)} (keeps ${pct(r.composed.retention)}; AUC ${r.auc.single.toFixed(3)} -> ${r.composed.auc.toFixed(3)}); ` +
+        `all-pairs ${pct(r.controls.allPairs.single)} -> product ${pct(r.controls.allPairs.composed.accuracy)}; LoRA ${pct(r.controls.lora.single)} -> cat ${pct(r.controls.lora.cat.accuracy)}, linear ${pct(r.controls.lora.linear.accuracy)}`,
     );
     return r;
   };
@@ -236,6 +267,8 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
     groupSize: options.groupSize,
     subspace: '0/2',
     complement: '1/2',
+    baseClass: SPAM_WORDS.ham,
+    sourceClass: SPAM_WORDS.spam,
     sites: [...a.params.keys()],
     pairs: options.iiaPairs,
     randomDraws: options.randomDraws,

@@ -32,6 +32,9 @@ export interface IiaSettings {
   readonly groupSize: number;
   readonly subspace: string;
   readonly complement: string;
+  /** The class names of the bases (ham) and of the sources and the expected prediction (spam). */
+  readonly baseClass: string;
+  readonly sourceClass: string;
   readonly sites: readonly string[];
   readonly pairs: number;
   readonly randomDraws: number;
@@ -54,9 +57,10 @@ function randomPairs(half: number, count: number, next: () => number): boolean[]
 /** IIA of A's subspace against random subspaces of the same size and B's subspace (see the file header). */
 export async function subspaceIia(peft: PeftModel, test: TokenizedDataset, s: IiaSettings): Promise<IiaReport> {
   const classes = test.info.classNames!;
-  const [ham, spam] = [classes.indexOf('ham'), classes.indexOf('spam')];
+  const [ham, spam] = [classes.indexOf(s.baseClass), classes.indexOf(s.sourceClass)];
+  if (ham < 0 || spam < 0) throw new RoadsterError('E_DATA', `IIA needs the classes ${s.baseClass} and ${s.sourceClass}; the test set has ${classes.join(', ')}`);
   const candidates = test.info.classCompletions!.map((c) => c[0]);
-  if (new Set(candidates).size !== candidates.length) throw new RoadsterError('E_DATA', 'the label words of ham and spam start with the same token; IIA needs them to differ');
+  if (new Set(candidates).size !== candidates.length) throw new RoadsterError('E_DATA', 'the label words of the classes start with the same token; IIA needs them to differ');
   const prompts = test.examples.map(promptOf);
   const predicted: number[] = [];
   for (let i = 0; i < prompts.length; i += 16) {

@@ -16,6 +16,8 @@ export interface ClassifyResult {
   readonly accuracy: number;
   /** confusion[actual][predicted] counts. */
   readonly confusion: number[][];
+  /** Per example, each class's total log-probability (likelihood classification only). */
+  readonly scores?: number[][];
 }
 
 /** The prompt of a generate-mode example: its tokens before the first labelled position's completion. */
@@ -45,6 +47,7 @@ export async function classifyByLikelihood(
   const pad = options.padId ?? 0;
   const k = completions.length;
   const predictions: number[] = [];
+  const scores: number[][] = [];
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   for (let start = 0; start < examples.length; start += batchSize) {
     const chunk = examples.slice(start, start + batchSize);
@@ -62,19 +65,22 @@ export async function classifyByLikelihood(
     chunk.forEach((e, i) => {
       let best = 0;
       let bestScore = -Infinity;
+      const mine: number[] = [];
       for (let c = 0; c < k; c++) {
         const row = rows[i * k + c];
         let score = 0;
         row.completion.forEach((token, j) => {
           score += logSoftmaxAt(data, ((i * k + c) * t + row.promptLength - 1 + j) * v, v, token);
         });
+        mine.push(score);
         if (score > bestScore) [best, bestScore] = [c, score];
       }
       predictions.push(best);
+      scores.push(mine);
       if (e.classLabel !== undefined) confusion[e.classLabel][best]++;
     });
     options.onProgress?.(Math.min(examples.length, start + batchSize));
   }
   const correct = examples.filter((e, i) => e.classLabel === predictions[i]).length;
-  return { predictions, accuracy: correct / Math.max(1, examples.length), confusion };
+  return { predictions, accuracy: correct / Math.max(1, examples.length), confusion, scores };
 }

@@ -29,6 +29,10 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
   ];
   io.stdout.write('\n');
   io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('era', r.tasks.era)]));
+  const auc = (t: TaskReport) =>
+    `base ${t.auc.base.toFixed(3)}, single ${t.auc.single.toFixed(3)}, A·B ${t.composed.auc.toFixed(3)}; all-pairs ${t.auc.allPairs.toFixed(3)} -> ${t.controls.allPairs.composed.auc.toFixed(3)}; ` +
+    `LoRA ${t.auc.lora.toFixed(3)} -> cat ${t.controls.lora.cat.auc.toFixed(3)}, linear ${t.controls.lora.linear.auc.toFixed(3)}`;
+  io.stdout.write(`\nROC AUC of the label margin: spam ${auc(r.tasks.spam)}\n                            era  ${auc(r.tasks.era)}\n`);
   io.stdout.write(`\n${r.composition.note}\n`);
   const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
   io.stdout.write(`IIA (${r.iia.model}; ${r.iia.examples} ham bases, spam sources, last token): A's pairs ${rate(r.iia.flipRate)}, random pairs of the same size ${rate(r.iia.random.mean)}, B's pairs ${rate(r.iia.complement)}\n`);
