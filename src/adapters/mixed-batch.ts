@@ -5,7 +5,7 @@
 // generation engine, whose tables change only when adapters are loaded or unloaded.
 
 import type { GraphBuilder } from '../graph/tracer.ts';
-import { type LinearFn, type LinearSite, plainLinear, siteParts } from '../models/linear.ts';
+import { type LinearFn, type LinearSite, plainLinear } from '../models/linear.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { AdapterEntry, MixedSite, PeftType } from './kind.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
@@ -35,16 +35,7 @@ function slotDim(type: PeftType): string {
   return `slots_${type}`;
 }
 
-/** Whether `entry` adapts `site` (a fused site: any of its parts). */
-export function adaptsSite(entry: AdapterEntry<unknown> | null, site: LinearSite): boolean {
-  return entry !== null && siteParts(site).some(({ part }) => entry.params.has(part.path));
-}
-
-/**
- * The plan of `tables` over the model's linear sites: the checkpoint's, or a generation graph's with fused
- * projections (LinearSite.parts), where each method applies one per-row transform over the fused output built
- * from the parts' parameters (identity where an adapter lacks a part).
- */
+/** The plan of `tables` over the model's linear sites. */
 export function mixedPlan(sites: Iterable<LinearSite>, tables: SlotTables): MixedPlan {
   const plan = new Map<string, { type: PeftType; site: MixedSite }[]>();
   const keys: string[] = [];
@@ -53,7 +44,7 @@ export function mixedPlan(sites: Iterable<LinearSite>, tables: SlotTables): Mixe
     const list: { type: PeftType; site: MixedSite }[] = [];
     for (const type of types) {
       const slots = tables.get(type)!;
-      if (!slots.some((e) => adaptsSite(e, site))) continue;
+      if (!slots.some((e) => e?.params.has(site.path))) continue;
       const first = slots.find((e) => e !== null)!;
       list.push({ type, site: kindOf(first.config).mixed(site, slots) });
     }

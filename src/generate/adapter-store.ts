@@ -52,11 +52,6 @@ export class AdapterStore {
     readonly maxLoaded: number,
     /** Whether an adapter is in use by a running or waiting request (in-use adapters are never evicted). */
     private readonly inUse: (name: string) => boolean = () => false,
-    /**
-     * The sites of the graphs that `plan()` is for (default `sites`): the generation graphs' fused projections
-     * (CausalLM.fusedLinearSites), whose parts are among `sites`. Adapters are still read and checked per part.
-     */
-    private readonly planSites: readonly LinearSite[] = sites,
   ) {
     if (!Number.isInteger(maxLoaded) || maxLoaded < 1) throw new RoadsterError('E_USAGE', `maxLoadedAdapters must be a positive integer, got ${maxLoaded}`);
   }
@@ -186,7 +181,7 @@ export class AdapterStore {
 
   /** The mixed-batch plan of the current tables (rebuilt only after a load or unload). */
   plan(): { plan: MixedPlan; version: number } {
-    if (this.cachedPlan?.version !== this.version) this.cachedPlan = { version: this.version, plan: mixedPlan(this.planSites, this.tables()) };
+    if (this.cachedPlan?.version !== this.version) this.cachedPlan = { version: this.version, plan: mixedPlan(this.sites, this.tables()) };
     return this.cachedPlan;
   }
 }

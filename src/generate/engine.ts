@@ -63,13 +63,6 @@ export interface EngineOptions {
   readonly eosTokenIds?: readonly number[];
   /** Called after each graph run (for benchmarks and metrics). */
   readonly onStep?: (step: StepInfo) => void;
-  /**
-   * Trace prefill and decode with q/k/v and gate/up fused into one projection each (default true): 4 projections
-   * and 4 adapter sites per layer instead of 7, the same outputs up to float32 rounding, at the cost of a host
-   * copy of those weights concatenated (about two thirds of the decoder layers' weights, cached on the model).
-   * false traces the checkpoint's layers.
-   */
-  readonly fuseProjections?: boolean;
 }
 
 /** One graph run of the engine. */
@@ -153,8 +146,6 @@ export class GenerationEngine {
   /** Running requests; index = cache row. */
   private readonly running: Active[] = [];
   private readonly graphs = new Map<string, Graph>();
-  /** Whether the generation graphs fuse q/k/v and gate/up (EngineOptions.fuseProjections). */
-  readonly fuseProjections: boolean;
   private tableFeeds: { version: number; feeds: Record<string, HostTensor> } | null = null;
   private rowInputs: { version: number; inputs: RowInputs } | null = null;
   private loop: Promise<void> | null = null;
@@ -187,10 +178,7 @@ export class GenerationEngine {
     this.tokenizer = options.tokenizer ?? null;
     this.onStep = options.onStep;
     this.eos = options.eosTokenIds ?? modelEosIds(model);
-    this.fuseProjections = options.fuseProjections ?? true;
-    const sites = model.linearSites();
-    const graphSites = this.fuseProjections ? model.fusedLinearSites() : sites;
-    this.adapters = new AdapterStore(sites, options.maxLoadedAdapters ?? 8, (name) => this.adapterInUse(name), graphSites);
+    this.adapters = new AdapterStore(model.linearSites(), options.maxLoadedAdapters ?? 8, (name) => this.adapterInUse(name));
     const { numHiddenLayers, numKeyValueHeads, headDim } = model.config;
     this.cache = new KvCache({ layers: numHiddenLayers, kvHeads: numKeyValueHeads, headDim, rows: this.maxBatch, maxPositions: this.maxModelLen });
   }
@@ -427,11 +415,7 @@ export class GenerationEngine {
     let graph = this.graphs.get(key);
     if (!graph) {
       const b = new GraphBuilder();
-      graph = b.build(traceGenerationStep(this.model, b, {
-          withCache,
-          linear: mixedLinear(b, plan, { rows: withCache ? 'fed' : 'gather' }),
-          fuse: this.fuseProjections,
-        }));
+      graph = b.build(traceGenerationStep(this.model, b, { withCache, linear: mixedLinear(b, plan, { rows: withCache ? 'fed' : 'gather' }) }));
       this.graphs.set(key, graph);
     }
     return { graph, plan, version };

@@ -20,7 +20,7 @@ import type { HeadBatch } from './heads/head.ts';
 import { type Head, headFromConfigJson, headOf } from './heads/kinds.ts';
 import { LM_HEAD_INPUTS, type LmHead } from './heads/lm-head.ts';
 import { type LinearFn, type LinearSite, plainLinear } from './linear.ts';
-import { type WeightSpec, decoderTensors, fusedLinearSites, fusedWeightParts, linearSites } from './llama/checkpoint-names.ts';
+import { type WeightSpec, decoderTensors, linearSites } from './llama/checkpoint-names.ts';
 import { type ForwardContext, llamaForward } from './llama/forward.ts';
 import { type Weight, loadWeights } from './load-weights.ts';
 
@@ -64,8 +64,6 @@ function isHead(x: Head | SequenceClassification): x is Head {
 
 export class CausalLM {
   private readonly float64Weights = new Map<string, Float64Array>();
-  /** Fused projections' weights and biases (see `fusedWeight`), concatenated once. */
-  private readonly fusedWeights = new Map<string, Weight>();
   /** The head on the decoder's hidden states: the language model's, or a sequence classifier's. */
   readonly head: Head;
 
@@ -130,47 +128,9 @@ export class CausalLM {
     return this.config.layerTypes.includes('sliding');
   }
 
-  /**
-   * The sites of the generation graphs (traceGenerationStep with `fuse`): q/k/v and gate/up fused into one
-   * projection each, with their parts (see checkpoint-names.ts).
-   */
-  fusedLinearSites(): LinearSite[] {
-    return fusedLinearSites(this.config);
-  }
-
-  /**
-   * A fused projection's weight [sum out, in] or bias [sum out] ("model.layers.3.self_attn.qkv_proj.weight"): the
-   * parts' checkpoint tensors concatenated along the rows (zeros for a part without a bias), made once on the host
-   * and cached, so every graph that uses it shares one array. Undefined for a name that is not a fused tensor's.
-   */
-  private fusedWeight(name: string): Weight | undefined {
-    const cached = this.fusedWeights.get(name);
-    if (cached) return cached;
-    const parts = fusedWeightParts(this.config, name);
-    if (!parts) return undefined;
-    const tensors = parts.map((p) => (p.name === null ? null : this.weights.get(p.name)));
-    if (tensors.some((t) => t === undefined)) return undefined;
-    const bias = name.endsWith('.bias');
-    const cols = bias ? 1 : tensors[0]!.shape[1];
-    const rows = parts.reduce((n, p) => n + p.rows, 0);
-    const data = new Float32Array(rows * cols);
-    let at = 0;
-    parts.forEach((p, i) => {
-      const t = tensors[i];
-      if (t) data.set(t.data, at); // [rows_i, cols]; a missing bias stays zero
-      at += p.rows * cols;
-    });
-    const w: Weight = { shape: bias ? [rows] : [rows, cols], data };
-    this.fusedWeights.set(name, w);
-    return w;
-  }
-
-  /**
-   * A weight as a graph initializer of the given dtype (float64 copies are made once and cached); fused
-   * projections' weights are concatenated from their parts (see `fusedWeight`).
-   */
+  /** A weight as a graph initializer of the given dtype (float64 copies are made once and cached). */
   weightTensor(b: GraphBuilder, name: string, dtype: DType): Tensor {
-    const w = this.weights.get(name) ?? this.fusedWeight(name);
+    const w = this.weights.get(name);
     if (!w) throw new RoadsterError('E_WEIGHTS', `model has no weight "${name}"`);
     if (dtype === 'float32') return b.initializer(name, w.data, w.shape);
     let d = this.float64Weights.get(name);
@@ -181,7 +141,7 @@ export class CausalLM {
   /** What the decoder's forward code needs besides its inputs, for graphs traced into `b`. */
   forwardContext(
     b: GraphBuilder,
-    options: { dtype: 'float32' | 'float64'; param: (name: string) => Tensor; linear?: LinearFn; recompute?: boolean; fuse?: boolean },
+    options: { dtype: 'float32' | 'float64'; param: (name: string) => Tensor; linear?: LinearFn; recompute?: boolean },
   ): ForwardContext {
     const inv = ropeInvFreq(this.config);
     return {
@@ -190,7 +150,6 @@ export class CausalLM {
       invFreq: b.constant(options.dtype === 'float32' ? Float32Array.from(inv) : Float64Array.from(inv), options.dtype, [inv.length]),
       linear: options.linear ?? plainLinear,
       checkpointLayers: options.recompute ?? false,
-      fuseProjections: options.fuse ?? false,
     };
   }
 

@@ -26,12 +26,6 @@ export interface GenerationGraphOptions {
   readonly withCache: boolean;
   /** The projection (adapters attach here). */
   readonly linear?: LinearFn;
-  /**
-   * Fuse q/k/v and gate/up into one projection each (ForwardContext.fuseProjections): `linear` then sees the
-   * fused sites of `CausalLM.fusedLinearSites()` instead of those parts, and the weights are the parts'
-   * concatenated once on the host (CausalLM caches them). Default false.
-   */
-  readonly fuse?: boolean;
 }
 
 /**
@@ -52,7 +46,7 @@ export function traceGenerationStep(model: CausalLM, b: GraphBuilder, options: G
   };
   const param = (name: string) => model.weightTensor(b, name, 'float32');
   const { hidden, kv } = llamaForward(
-    model.forwardContext(b, { dtype: 'float32', param, linear: options.linear, fuse: options.fuse ?? false }),
+    model.forwardContext(b, { dtype: 'float32', param, linear: options.linear }),
     {
       inputIds: b.input(INPUT_NAMES.inputIds, 'int64', ['B', 'T']),
       positionIds: b.input(INPUT_NAMES.positionIds, 'int64', ['B', 'T']),

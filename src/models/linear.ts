@@ -7,37 +7,14 @@ import type { Tensor } from '../graph/tracer.ts';
 /** Projection kinds of the Llama family. */
 export type ProjectionKind = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
 
-/**
- * Projections that generation graphs fuse into one matmul on the concatenated weight (q;k;v and gate;up), their
- * output sliced into the parts'.
- */
-export type FusedProjectionKind = 'qkv_proj' | 'gate_up_proj';
-
 /** Where a linear layer sits in the model. */
 export interface LinearSite {
-  /** Module path as in the checkpoint, without ".weight" (a fused projection's: its own, e.g. "...self_attn.qkv_proj"). */
+  /** Module path as in the checkpoint, without ".weight". */
   readonly path: string;
   readonly layer: number;
-  readonly kind: ProjectionKind | FusedProjectionKind;
+  readonly kind: ProjectionKind;
   readonly inFeatures: number;
-  /** For a fused projection, the sum of its parts'. */
   readonly outFeatures: number;
-  /**
-   * A fused projection (generation graphs only): the checkpoint layers it concatenates, in output order (each
-   * part's output is `outFeatures` consecutive entries of the site's). Adapters name the parts, never the fused
-   * site. Absent on a checkpoint layer.
-   */
-  readonly parts?: readonly LinearSite[];
-}
-
-/** The parts of `site` in output order with their offsets: the site itself (offset 0) when it is not fused. */
-export function siteParts(site: LinearSite): { readonly part: LinearSite; readonly offset: number }[] {
-  let offset = 0;
-  return (site.parts ?? [site]).map((part) => {
-    const at = offset;
-    offset += part.outFeatures;
-    return { part, offset: at };
-  });
 }
 
 /** y = x Wᵀ + b for x [..., in], W [out, in], b [out] | null → y [..., out]. Adapters wrap this function. */

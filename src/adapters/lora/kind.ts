@@ -4,7 +4,7 @@
 // where RoAd needs only an element-wise multiply per row.
 
 import { RoadsterError } from '../../errors.ts';
-import { type LinearSite, siteParts } from '../../models/linear.ts';
+import type { LinearSite } from '../../models/linear.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
 import { type LoraConfig, loraFieldsJson, loraScaling, parseLoraFields } from './config.ts';
 import { applyLoraRowsTraced, applyLoraTraced } from './graph.ts';
@@ -19,35 +19,10 @@ function shiftLayer(config: LoraConfig, params: SiteParams, layer: LayerWeights,
   return { weight, bias: layer.bias ? Float32Array.from(layer.bias) : null };
 }
 
-/**
- * A slot's factors at a fused site (LinearSite.parts): the parts' A stacked [Σr, n] and their B block-diagonal
- * [d, Σr] (part i's B in its output rows and its own r columns, zeros elsewhere), over the parts the adapter has;
- * x Aᵀ Bᵀ then gives each part's update in its rows and zero in the parts it lacks. Null when it has none.
- */
-function fusedRow(site: LinearSite, e: AdapterEntry<LoraConfig>): LoraRow | null {
-  const n = site.inFeatures;
-  const d = site.outFeatures;
-  const r = e.config.r;
-  const had = siteParts(site).filter(({ part }) => e.params.has(part.path));
-  if (had.length === 0) return null;
-  const rank = had.length * r;
-  const a = new Float64Array(rank * n);
-  const b = new Float64Array(d * rank);
-  had.forEach(({ part, offset }, k) => {
-    const p = e.params.get(part.path)!;
-    a.set(p[LORA_A], k * r * n); // rows k·r … k·r + r - 1
-    for (let o = 0; o < part.outFeatures; o++) {
-      for (let j = 0; j < r; j++) b[(offset + o) * rank + k * r + j] = p[LORA_B][o * r + j];
-    }
-  });
-  return { a, b, r: rank, scaling: loraScaling(e.config) };
-}
-
-// Each row gathers its A and scaled B from the table, then two batched matmuls (on a fused site too: see fusedRow).
+// Each row gathers its A and scaled B from the table, then two batched matmuls.
 function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<LoraConfig> | null)[]): MixedSite {
   const [n, d] = [site.inFeatures, site.outFeatures];
   const present: (LoraRow | null)[] = slots.map((e) => {
-    if (e && site.parts) return fusedRow(site, e);
     const p = e?.params.get(site.path);
     return e && p ? { a: p[LORA_A], b: p[LORA_B], r: e.config.r, scaling: loraScaling(e.config) } : null;
   });

@@ -3,7 +3,7 @@
 
 import { RoadsterError } from '../../errors.ts';
 import type { Tensor } from '../../graph/tracer.ts';
-import { type LinearSite, siteParts } from '../../models/linear.ts';
+import type { LinearSite } from '../../models/linear.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { AdapterEntry, AdapterKind, LayerWeights, MixedSite, SiteParams } from '../kind.ts';
 import { seededNormals } from '../../seeded-random.ts';
@@ -25,31 +25,11 @@ function transformLayer(config: RoadConfig, site: LinearSite, params: SiteParams
   return { weight: Float32Array.from(w), bias: b ? Float32Array.from(b) : null };
 }
 
-/**
- * rot's half swap inside each group of `g` over y [..., d] for the site's parts: one reshaped Gather
- * (swapGroupHalves) when every part starts and ends on a group boundary, else one Gather of a permutation of
- * the last dim that swaps within each part's own groups (parts whose size `g` does not divide stay in place:
- * no adapter of group size `g` adapts them, so their s is zero).
- */
-function swapHalvesOverParts(y: Tensor, site: LinearSite, g: number): Tensor {
-  const parts = siteParts(site);
-  if (parts.every(({ part, offset }) => offset % g === 0 && part.outFeatures % g === 0)) return swapGroupHalves(y, g); // [..., d]
-  const perm = new BigInt64Array(site.outFeatures);
-  for (const { part, offset } of parts) {
-    const swaps = part.outFeatures % g === 0;
-    for (let j = 0; j < part.outFeatures; j++) perm[offset + j] = BigInt(offset + (swaps ? (j % g < g / 2 ? j + g / 2 : j - g / 2) : j));
-  }
-  return y.gather(y.builder.constant(perm, 'int64', [site.outFeatures]), y.shape.length - 1); // [..., d]
-}
-
 // Each row gathers its c and s± from the table (one Gather of [B, d] per input), then one element-wise
-// multiply-add per group size: the paper's per-row cost, whatever the adapters. On a fused site (LinearSite.parts)
-// a row's c and s are its adapter's parts' concatenated, identity (c 1, s 0) on the parts it does not adapt; the
-// groups stay inside each part (checkSite: the group size divides every adapted part's out_features).
+// multiply-add per group size: the paper's per-row cost, whatever the adapters.
 function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> | null)[]): MixedSite {
   const d = site.outFeatures;
-  const parts = siteParts(site);
-  const present = slots.map((r) => (r && parts.some(({ part }) => r.params.has(part.path)) ? r : null));
+  const present = slots.map((r) => (r && r.params.has(site.path) ? r : null));
   const groups = [...new Set(present.filter((r) => r !== null).map((r) => r!.config.groupSize))].sort((a, b) => a - b);
   return {
     key: `road:${groups.join(',')}`,
@@ -57,7 +37,7 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> |
       const row = (suffix: string) => rows(suffix, y.dtype, [d]).unsqueeze(1); // [B, 1, d]
       let out = y.mul(row('c')); // [B, T, d]
       // rot(y) ⊙ s = swap(y) ⊙ (s ⊙ signs): the table carries s with the half signs applied
-      for (const g of groups) out = out.add(swapHalvesOverParts(y, site, g).mul(row(`s${g}`))); // [B, T, d]
+      for (const g of groups) out = out.add(swapGroupHalves(y, g).mul(row(`s${g}`))); // [B, T, d]
       return out;
     },
     feeds(dtype) {
@@ -66,14 +46,10 @@ function mixedSite(site: LinearSite, slots: readonly (AdapterEntry<RoadConfig> |
       const s = new Map(groups.map((g) => [g, make()]));
       present.forEach((r, i) => {
         if (!r) return;
+        const cols = columns(r.config, r.params.get(site.path)!);
+        c.set(cols.c, i * d);
         const g = r.config.groupSize;
-        for (const { part, offset } of parts) {
-          const params = r.params.get(part.path);
-          if (!params) continue;
-          const cols = columns(r.config, params);
-          c.set(cols.c, i * d + offset);
-          s.get(g)!.set(cols.s.map((v, j) => v * halfSign(j, g)), i * d + offset);
-        }
+        s.get(g)!.set(cols.s.map((v, j) => v * halfSign(j, g)), i * d);
       });
       const feeds: Record<string, HostTensor> = { c: { dtype, shape: [slots.length, d], data: c } };
       for (const [g, data] of s) feeds[`s${g}`] = { dtype, shape: [slots.length, d], data };

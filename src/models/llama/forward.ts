@@ -15,8 +15,8 @@ import { dimAdd, dimMul } from '../../graph/dim.ts';
 import type { Tensor } from '../../graph/tracer.ts';
 import { concat } from '../../graph/tracer.ts';
 import type { ModelConfig } from '../../io/config/index.ts';
-import type { FusedProjectionKind, LinearFn, ProjectionKind } from '../linear.ts';
-import { fusedHasBias, fusedSite, hasBias, names, projectionShape } from './checkpoint-names.ts';
+import type { LinearFn, ProjectionKind } from '../linear.ts';
+import { hasBias, names, projectionShape } from './checkpoint-names.ts';
 
 export interface ForwardInputs {
   /** [B, T] int64 token ids. */
@@ -49,12 +49,6 @@ export interface ForwardContext {
   readonly linear: LinearFn;
   /** Trace each decoder layer as a recomputation region (activation checkpointing for training). */
   readonly checkpointLayers?: boolean;
-  /**
-   * Fuse q/k/v and gate/up into one projection each (generation graphs): one `linear` call on the fused site
-   * (checkpoint-names.ts fusedSite, weight `<path>.weight` from `param`), its output sliced into the parts'.
-   * Fewer, larger kernels; the same values up to float rounding.
-   */
-  readonly fuseProjections?: boolean;
 }
 
 function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -76,27 +70,6 @@ function project(ctx: ForwardContext, layer: number, kind: ProjectionKind, x: Te
   return x.builder.scope(path, () => ctx.linear(site, x, ctx.param(`${path}.weight`), bias));
 }
 
-/** The parts' outputs of the fused projection `kind`: x [B, T, in] → [B, T, out_i] per part, in part order. */
-function projectFused(ctx: ForwardContext, layer: number, kind: FusedProjectionKind, x: Tensor): Tensor[] {
-  const site = fusedSite(ctx.config, layer, kind);
-  const bias = fusedHasBias(ctx.config, kind) ? ctx.param(`${site.path}.bias`) : null; // [sum out]
-  const y = x.builder.scope(site.path, () => ctx.linear(site, x, ctx.param(`${site.path}.weight`), bias)); // [B, T, sum out]
-  return y.split(-1, site.parts!.map((p) => p.outFeatures)); // [B, T, out_i] each
-}
-
-/**
- * Part i of the fused projection `fused` when the context fuses (traced once, at the first part), else the plain
- * projection `kinds[i]` traced where it is asked for (so unfused graphs are traced exactly as before).
- */
-function projector(ctx: ForwardContext, layer: number, kinds: readonly ProjectionKind[], fused: FusedProjectionKind, x: Tensor): (i: number) => Tensor {
-  let parts: Tensor[] | null = null;
-  return (i) => {
-    if (!ctx.fuseProjections) return project(ctx, layer, kinds[i], x); // [B, T, out_i]
-    parts ??= projectFused(ctx, layer, fused, x);
-    return parts[i]; // [B, T, out_i]
-  };
-}
-
 /** cos and sin of the rotary angles, [B, T, D], each as [B, 1, 1, T, D] (queries) and [B, 1, S, D] (keys). */
 interface Rope {
   readonly cos: Tensor;
@@ -114,14 +87,13 @@ function attention(ctx: ForwardContext, layer: number, x: Tensor, rope: Rope, bi
   const [b, t] = x.shape;
   const [cosQ, sinQ] = [rope.cos.unsqueeze([1, 2]), rope.sin.unsqueeze([1, 2])]; // [B, 1, 1, T, D]
   const [cosK, sinK] = [rope.cos.unsqueeze(1), rope.sin.unsqueeze(1)]; // [B, 1, T, D]
-  const qkv = projector(ctx, layer, ['q_proj', 'k_proj', 'v_proj'], 'qkv_proj', x);
-  const q = qkv(0) // [B, T, H*D]
+  const q = project(ctx, layer, 'q_proj', x) // [B, T, H*D]
     .reshape([b, t, hkv, r, d]) // [B, T, Hkv, R, D]
     .transpose([0, 2, 3, 1, 4]); // [B, Hkv, R, T, D]
-  const k = qkv(1) // [B, T, Hkv*D]
+  const k = project(ctx, layer, 'k_proj', x) // [B, T, Hkv*D]
     .reshape([b, t, hkv, d]) // [B, T, Hkv, D]
     .transpose([0, 2, 1, 3]); // [B, Hkv, T, D]
-  const v = qkv(2).reshape([b, t, hkv, d]).transpose([0, 2, 1, 3]); // [B, Hkv, T, D]
+  const v = project(ctx, layer, 'v_proj', x).reshape([b, t, hkv, d]).transpose([0, 2, 1, 3]); // [B, Hkv, T, D]
   const qRot = q.mul(cosQ).add(rotateHalf(q).mul(sinQ)).reshape([b, hkv, dimMul(r, t), d]); // [B, Hkv, R*T, D]
   const kRot = k.mul(cosK).add(rotateHalf(k).mul(sinK)); // [B, Hkv, T, D]
   const scale = 1 / Math.sqrt(d);
@@ -149,9 +121,8 @@ function attention(ctx: ForwardContext, layer: number, x: Tensor, rope: Rope, bi
 }
 
 function mlp(ctx: ForwardContext, layer: number, x: Tensor): Tensor {
-  const gateUp = projector(ctx, layer, ['gate_proj', 'up_proj'], 'gate_up_proj', x);
-  const gate = gateUp(0).silu(); // [B, T, F]
-  const up = gateUp(1); // [B, T, F]
+  const gate = project(ctx, layer, 'gate_proj', x).silu(); // [B, T, F]
+  const up = project(ctx, layer, 'up_proj', x); // [B, T, F]
   return project(ctx, layer, 'down_proj', gate.mul(up)); // [B, T, C]
 }
 
