@@ -70,7 +70,7 @@ function peakRssMB(): number {
 }
 
 /** Random adapters of `config` on every site it targets (PEFT's non-identity inits, so the work is real). */
-function randomAdapter(model: CausalLM, config: AdapterConfig, name: string, seed: number): AdapterEntry<AdapterConfig> {
+export function randomAdapter(model: CausalLM, config: AdapterConfig, name: string, seed: number): AdapterEntry<AdapterConfig> {
   const kind = kindOf(config);
   const params = new Map<string, SiteParams>();
   selectSites(config.targetModules, model.linearSites(), name).forEach((site, i) => {
@@ -81,7 +81,7 @@ function randomAdapter(model: CausalLM, config: AdapterConfig, name: string, see
 }
 
 /** RoAd road_1 on all linear layers, group 64 (or the largest power of two that divides every output width). */
-function roadBenchConfig(model: CausalLM): AdapterConfig {
+export function roadBenchConfig(model: CausalLM): AdapterConfig {
   let groupSize = 64;
   while (model.linearSites().some((s) => s.outFeatures % groupSize !== 0)) groupSize /= 2;
   return roadConfig({ variant: 'road_1', groupSize, targetModules: 'all-linear', initWeights: false }, model.config.modelType);
