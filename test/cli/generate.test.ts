@@ -107,8 +107,8 @@ describe('roadster generate (one prompt)', () => {
 });
 
 describe('roadster bench generate', () => {
-  test('prints one result per method and batch, with the fields the issue names', async () => {
-    const r = await run('bench', 'generate', '--model', TINY_LLAMA, '--batches', '1,4', '--adapters', '1,4', '--new', '3', '--prompt', '5', '--contexts', '8,40', '--threads', '1', '--json');
+  test('prints one result per method and batch, with the fields the issue names (methods alternating over --rounds)', async () => {
+    const r = await run('bench', 'generate', '--model', TINY_LLAMA, '--batches', '1,4', '--adapters', '1,4', '--new', '3', '--prompt', '5', '--rounds', '2', '--contexts', '8,40', '--threads', '1', '--json');
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout);
     assert.deepEqual(

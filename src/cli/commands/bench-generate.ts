@@ -33,6 +33,8 @@ export interface GenerateBenchOptions {
   readonly methods: string[];
   readonly prompt: number;
   readonly new: number;
+  /** Timed rounds per case, alternating between the methods (default 1). */
+  readonly rounds: number;
   readonly contexts?: number[];
   readonly llamaCpp?: boolean;
   readonly threads?: number;
@@ -70,7 +72,7 @@ function peakRssMB(): number {
 }
 
 /** Random adapters of `config` on every site it targets (PEFT's non-identity inits, so the work is real). */
-export function randomAdapter(model: CausalLM, config: AdapterConfig, name: string, seed: number): AdapterEntry<AdapterConfig> {
+function randomAdapter(model: CausalLM, config: AdapterConfig, name: string, seed: number): AdapterEntry<AdapterConfig> {
   const kind = kindOf(config);
   const params = new Map<string, SiteParams>();
   selectSites(config.targetModules, model.linearSites(), name).forEach((site, i) => {
@@ -81,7 +83,7 @@ export function randomAdapter(model: CausalLM, config: AdapterConfig, name: stri
 }
 
 /** RoAd road_1 on all linear layers, group 64 (or the largest power of two that divides every output width). */
-export function roadBenchConfig(model: CausalLM): AdapterConfig {
+function roadBenchConfig(model: CausalLM): AdapterConfig {
   let groupSize = 64;
   while (model.linearSites().some((s) => s.outFeatures % groupSize !== 0)) groupSize /= 2;
   return roadConfig({ variant: 'road_1', groupSize, targetModules: 'all-linear', initWeights: false }, model.config.modelType);
@@ -102,14 +104,23 @@ function mergedModel(model: CausalLM, adapter: AdapterEntry<AdapterConfig>): Cau
   return model.withWeights(replaced);
 }
 
-async function runCase(
+/** One method at one batch size: its engine (graphs compiled), and the steps its timed rounds took. */
+interface PreparedCase {
+  readonly method: BenchMethod;
+  readonly batch: number;
+  readonly engine: GenerationEngine;
+  readonly names: readonly string[];
+  readonly steps: StepInfo[];
+}
+
+async function prepareCase(
   model: CausalLM,
   runtime: Runtime,
   method: BenchMethod,
   batch: number,
   adapterCount: number,
   opts: GenerateBenchOptions,
-): Promise<GenerateBenchResult> {
+): Promise<PreparedCase> {
   const steps: StepInfo[] = [];
   const engine = new GenerationEngine(model, runtime, {
     maxBatch: batch,
@@ -130,28 +141,36 @@ async function runCase(
       names.push(entry.name);
     }
   }
-  const requests = (seed: number, n: number) =>
-    randomIds(batch, opts.prompt, model.config.vocabSize, seed).map((ids, i) => ({
+  const c = { method, batch, engine, names, steps };
+  await runRound(c, model, opts, opts.seed + 1, 2); // compiles the prefill and decode graphs
+  steps.length = 0;
+  return c;
+}
+
+/** One timed round: `batch` requests of `opts.prompt` random tokens, all submitted at once, `n` new tokens each. */
+async function runRound(c: PreparedCase, model: CausalLM, opts: GenerateBenchOptions, seed: number, n = opts.new): Promise<void> {
+  await c.engine.generate(
+    randomIds(c.batch, opts.prompt, model.config.vocabSize, seed).map((ids, i) => ({
       promptIds: ids,
-      adapter: names.length > 0 ? names[i % names.length] : null,
+      adapter: c.names.length > 0 ? c.names[i % c.names.length] : null,
       maxTokens: n,
       sampling: { temperature: 0 },
       ignoreEos: true,
-    }));
-  await engine.generate(requests(opts.seed + 1, 2)); // compiles the prefill and decode graphs
-  steps.length = 0;
-  await engine.generate(requests(opts.seed + 2, opts.new));
-  await engine.close();
-  const prefill = steps.filter((s) => s.kind === 'prefill');
-  const decode = steps.filter((s) => s.kind === 'decode').map((s) => s.ms);
+    })),
+  );
+}
+
+function caseResult(c: PreparedCase): GenerateBenchResult {
+  const prefill = c.steps.filter((s) => s.kind === 'prefill');
+  const decode = c.steps.filter((s) => s.kind === 'decode').map((s) => s.ms);
   const prefillMs = prefill.reduce((t, s) => t + s.ms, 0);
   const decodeMs = decode.reduce((t, ms) => t + ms, 0);
   return {
-    method,
-    batch,
-    adapters: names.length,
-    prefillTokensPerSecond: (batch * opts.prompt) / (prefillMs / 1000),
-    decodeTokensPerSecond: (batch * decode.length) / (decodeMs / 1000),
+    method: c.method,
+    batch: c.batch,
+    adapters: c.names.length,
+    prefillTokensPerSecond: prefill.reduce((t, s) => t + s.rows * s.positions, 0) / (prefillMs / 1000),
+    decodeTokensPerSecond: (c.batch * decode.length) / (decodeMs / 1000),
     stepMsP50: quantile(decode, 0.5),
     stepMsP99: quantile(decode, 0.99),
     peakRssMB: peakRssMB(),
@@ -209,14 +228,28 @@ export async function runBenchGenerate(opts: GenerateBenchOptions, io: CliIo): P
   const results: GenerateBenchResult[] = [];
   let contexts: ContextBenchResult[] = [];
   try {
-    for (const method of methods) {
-      const target = method === 'merged' ? mergedModel(model, randomAdapter(model, roadBenchConfig(model), 'merged', opts.seed)) : model;
-      for (const [k, batch] of opts.batches.entries()) {
+    // Per batch size every method's engine is compiled first, then their timed rounds alternate (base, road, ...,
+    // base, road, ...), so that the machine's drift over a run falls on every method alike.
+    const targets = new Map(methods.map((m) => [m, m === 'merged' ? mergedModel(model, randomAdapter(model, roadBenchConfig(model), 'merged', opts.seed)) : model]));
+    const byBatch: GenerateBenchResult[][] = [];
+    for (const [k, batch] of opts.batches.entries()) {
+      const cases: PreparedCase[] = [];
+      for (const method of methods) {
         const adapters = method === 'road' || method === 'lora' ? Math.min(batch, opts.adapters[Math.min(k, opts.adapters.length - 1)]) : 0;
-        const r = await runCase(target, runtime, method, batch, adapters, opts);
+        cases.push(await prepareCase(targets.get(method)!, runtime, method, batch, adapters, opts));
+      }
+      for (let round = 0; round < opts.rounds; round++) {
+        for (const c of cases) await runRound(c, model, opts, opts.seed + 2 + round);
+      }
+      byBatch.push(cases.map(caseResult));
+      for (const c of cases) await c.engine.close();
+    }
+    for (const [m, method] of methods.entries()) {
+      for (const row of byBatch) {
+        const r = row[m];
         results.push(r);
         log(
-          `${method.padEnd(6)} batch ${String(batch).padStart(3)} adapters ${String(r.adapters).padStart(3)}: prefill ${r.prefillTokensPerSecond.toFixed(0)} tok/s, ` +
+          `${method.padEnd(6)} batch ${String(r.batch).padStart(3)} adapters ${String(r.adapters).padStart(3)}: prefill ${r.prefillTokensPerSecond.toFixed(0)} tok/s, ` +
             `decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s, step p50 ${r.stepMsP50.toFixed(1)} ms p99 ${r.stepMsP99.toFixed(1)} ms, peak RSS ${r.peakRssMB.toFixed(0)} MB`,
         );
       }

@@ -32,6 +32,7 @@ export function registerBenchGenerate(bench: Command, io: CliIo): void {
     .option('--methods <list>', `methods among ${METHODS.join(', ')}`, methodList, METHODS)
     .option('--prompt <n>', 'prompt tokens per request', intAtLeast(1), 32)
     .option('--new <n>', 'new tokens per request (decode steps)', intAtLeast(2), 32)
+    .option('--rounds <n>', 'timed rounds per case; the methods of a batch size alternate round by round', intAtLeast(1), 1)
     .option('--contexts <list>', 'also time the batch-1 decode step after prompts of these lengths', intList)
     .option('--llama-cpp', 'also time llama.cpp (node-llama-cpp) at batch 1 on the same weights exported to F32 GGUF')
     .option('--threads <n>', 'intra-op threads (default: all available)', intAtLeast(1))
