@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/demo-sweep.ts [--steps 200] [--train-per-class 300] [--val-per-class 100]
 //     [--road 1e-3,3e-3,1e-2,2e-2] [--lora 3e-4,1e-3,3e-3] [--head 1e-3,3e-3,1e-2,3e-2,1e-1]
-//     [--max-chars N] [--max-length N] [--hold-out-first]
+//     [--max-chars N] [--max-length N] [--hold-out-first] [--model DIR]
 //
 // --hold-out-first draws the validation e-mails before the training sample, so that runs with different
 // training sizes are scored on the same e-mails.
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     'max-chars': { type: 'string' },
     'max-length': { type: 'string' },
     'hold-out-first': { type: 'boolean', default: false },
+    model: { type: 'string' },
   },
 });
 const o = {
@@ -56,8 +57,8 @@ const list = (s: string | undefined) => (s ? s.split(',').filter((x) => x !== ''
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-demo-sweep-'));
 const runtime = new Runtime({ threads: availableParallelism(), quantizeWeights: 'none' });
 try {
-  const base = await CausalLM.fromFolder(SHIPPED_MODEL_DIR);
-  const tokenizer = await Tokenizer.fromFolder(SHIPPED_MODEL_DIR);
+  const base = await CausalLM.fromFolder(values.model ?? SHIPPED_MODEL_DIR);
+  const tokenizer = await Tokenizer.fromFolder(values.model ?? SHIPPED_MODEL_DIR);
   const pool = loadSpamAssassin().filter((e) => !isTestEmail(e));
   const valPerClass = Number(values['val-per-class']);
   let train: ReturnType<typeof balancedSample>;
