@@ -3,7 +3,7 @@
 // weighted blends, group sizes, and LoRA's PEFT combinations; bad input is refused with the reason.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -33,7 +33,7 @@ async function logits(peft: PeftModel, active: string | string[]): Promise<Float
 
 const input = (peft: PeftModel, name: string, weight?: number) => ({ entry: peft.adapter(name), weight });
 
-test('disjoint pairs: the product equals both adapters in turn (float64), in either order, and saves as a PEFT folder', async () => {
+test('disjoint pairs: the product equals both adapters in turn (float64), in either order, and saves as a PEFT folder', async (t) => {
   const base = await CausalLM.fromFolder(TINY_LLAMA);
   const peft = PeftModel.getPeftModel(base, runtime, roadConfig({ variant: 'road_4', groupSize: 8, targetModules: ['q_proj', 'v_proj'], initWeights: false }), 'a', 1);
   peft.addAdapter('b', roadConfig({ variant: 'road_2', groupSize: 8, targetModules: ['v_proj', 'down_proj'], initWeights: false }), 2);
@@ -52,6 +52,7 @@ test('disjoint pairs: the product equals both adapters in turn (float64), in eit
   assert.ok(relativeError(await logits(peft, 'a'), inTurn) > 1e-4, 'b changes the output');
   // the saved folder: PEFT's keys and shapes (the loader checks them against the model), bit-exact copies
   const dir = mkdtempSync(join(tmpdir(), 'roadster-compose-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeAdapterFolder(dir, ab.config, ab.params, (p) => composedSites(ab.config, ab.params).get(p)!);
   peft.loadAdapter(dir, 'loaded');
   assert.ok(relativeError(await logits(peft, 'loaded'), inTurn) <= 1e-9);

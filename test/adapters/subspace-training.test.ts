@@ -3,7 +3,7 @@
 // `inspect` reports the pairs it uses; the selection parser refuses what does not exist.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -20,7 +20,11 @@ import { DEFAULT_TRAIN_CONFIG, Trainer } from '../../src/train/trainer.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
 
 const runtime = new Runtime({ threads: 1 });
-after(() => runtime.release());
+const scratch = mkdtempSync(join(tmpdir(), 'roadster-subspace-'));
+after(async () => {
+  await runtime.release();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 function batch(seed: number): TrainBatch {
   const ids = Array.from({ length: 2 }, (_, r) => Array.from({ length: 6 }, (_, t) => (seed * 31 + r * 7 + t * 13) % 256));
@@ -37,7 +41,7 @@ for (const variant of ['road_1', 'road_2', 'road_4'] as RoadVariant[]) {
     assert.equal(trainable, total / 2);
     assert.equal(peft.trainableParameters().trainable, total / 2);
     const before = new Map([...peft.namedParameters('default')].map(([k, v]) => [k, Float32Array.from(v)]));
-    const out = mkdtempSync(join(tmpdir(), 'roadster-subspace-'));
+    const out = mkdtempSync(join(scratch, 'run-'));
     const trainer = new Trainer(peft, 'default', source, null, { ...DEFAULT_TRAIN_CONFIG, lr: 0.05, weightDecay: 0.1, maxSteps: 3, outDir: out });
     await trainer.run();
     const chosen = selectedPairs(parsePairSelection('1/2'), 8); // pairs 2, 3 of 0-3

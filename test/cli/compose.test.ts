@@ -3,18 +3,20 @@
 // --disjoint on overlapping adapters are refused.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { inspectAdapter } from '../../src/adapters/inspect.ts';
 import { FIXTURES, TINY_LLAMA } from '../support/fixtures.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
 const ADAPTER = `${FIXTURES}llama_road1_g8_qv/adapter`;
+const scratch = mkdtempSync(join(tmpdir(), 'roadster-compose-cli-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('compose writes a PEFT folder and its report; refusals are usage or adapter errors', async () => {
-  const out = join(mkdtempSync(join(tmpdir(), 'roadster-compose-cli-')), 'c');
+  const out = join(scratch, 'c');
   const run = await runCliCaptured(['compose', '--adapter', ADAPTER, '--adapter', `${ADAPTER}/`, '--weights', '1,1', '--model', TINY_LLAMA, '--out', out, '--json'], {});
   assert.equal(run.code, 0, run.stderr);
   const report = JSON.parse(run.stdout);

@@ -3,7 +3,7 @@
 // composition; RoAd with LoRA is refused with the reason; reloading a part recomposes.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,7 +17,11 @@ import { Runtime } from '../../src/runtime/runtime.ts';
 import { FIXTURES, TINY_LLAMA } from '../support/fixtures.ts';
 
 const runtime = new Runtime({ threads: 1 });
-after(() => runtime.release());
+const scratch = mkdtempSync(join(tmpdir(), 'roadster-compose-engine-'));
+after(async () => {
+  await runtime.release();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const ROAD = `${FIXTURES}llama_road1_g8_qv/adapter`;
 const ROAD_SECOND = `${FIXTURES}llama_road1_g8_qv/adapter/second`;
@@ -29,14 +33,14 @@ async function savedComposition(model: CausalLM, dirs: readonly string[]): Promi
   const sites = model.linearSites();
   const entries = dirs.map((dir, i) => ({ entry: { name: `x${i}`, ...readAdapterFolder(dir, sites) } }));
   const c = composeAdapters(entries);
-  const out = mkdtempSync(join(tmpdir(), 'roadster-compose-engine-'));
+  const out = mkdtempSync(join(scratch, 'composed-'));
   writeAdapterFolder(out, c.config, c.params, (p) => sites.find((s) => s.path === p)!);
   return out;
 }
 
 /** A random road_4 adapter of group size 8 on q and v (the fixture's second adapter has group size 16). */
 function randomRoad4(model: CausalLM): string {
-  const dir = mkdtempSync(join(tmpdir(), 'roadster-compose-engine-'));
+  const dir = mkdtempSync(join(scratch, 'road4-'));
   PeftModel.getPeftModel(model, runtime, roadConfig({ variant: 'road_4', groupSize: 8, initWeights: false }), 'default', 5).saveAdapter(dir);
   return dir;
 }
