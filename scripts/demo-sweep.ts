@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/demo-sweep.ts [--steps 200] [--train-per-class 300] [--val-per-class 100]
 //     [--road 1e-3,3e-3,1e-2,2e-2] [--lora 3e-4,1e-3,3e-3] [--head 1e-3,3e-3,1e-2,3e-2,1e-1]
-//     [--max-chars N] [--max-length N] [--hold-out-first] [--model DIR]
+//     [--max-chars N] [--max-length N] [--hold-out-first] [--model DIR] [--suffix TEXT]
 //
 // --hold-out-first draws the validation e-mails before the training sample, so that runs with different
 // training sizes are scored on the same e-mails.
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     'max-length': { type: 'string' },
     'hold-out-first': { type: 'boolean', default: false },
     model: { type: 'string' },
+    suffix: { type: 'string' },
   },
 });
 const o = {
@@ -51,6 +52,7 @@ const o = {
   trainPerClass: Number(values['train-per-class']),
   ...(values['max-chars'] ? { maxChars: Number(values['max-chars']) } : {}),
   ...(values['max-length'] ? { maxLength: Number(values['max-length']) } : {}),
+  ...(values.suffix !== undefined ? { classifySuffix: values.suffix } : {}),
 };
 const list = (s: string | undefined) => (s ? s.split(',').filter((x) => x !== '').map(Number) : []);
 
@@ -76,14 +78,14 @@ try {
   const load = async (name: string, emails: typeof train) => {
     const file = join(scratch, `${name}.jsonl`);
     writeFileSync(file, emails.map((e) => JSON.stringify({ text: emailText(e, o.maxChars), label: e.label })).join('\n') + '\n');
-    return (await loadDataset(file, { tokenizer, maxLength: o.maxLength, labelMode: 'classify', labelNames: ['ham', 'spam'] })).dataset;
+    return (await loadDataset(file, { tokenizer, maxLength: o.maxLength, labelMode: 'classify', classifySuffix: o.classifySuffix, labelNames: ['ham', 'spam'] })).dataset;
   };
   const trainSet = await load('train', train);
   const valSet = await load('val', val);
   const padId = defaultPadId(tokenizer);
   const batches = () => trainSet.batchSource({ batchSize: o.batchSize, seed: o.seed, mode: 'length', padId });
   const schedule = { ...DEFAULT_TRAIN_CONFIG, maxSteps: o.steps, warmupSteps: Math.round(o.steps / 10), schedule: 'cosine' as const, seed: o.seed };
-  const print = (row: Record<string, unknown>) => console.log(JSON.stringify({ steps: o.steps, maxChars: o.maxChars, maxLength: o.maxLength, trainExamples: trainSet.size, valExamples: valSet.size, ...row }));
+  const print = (row: Record<string, unknown>) => console.log(JSON.stringify({ steps: o.steps, maxChars: o.maxChars, maxLength: o.maxLength, suffix: o.classifySuffix, trainExamples: trainSet.size, valExamples: valSet.size, ...row }));
 
   const features = await pooledFeatures(base, runtime, [...trainSet.examples, ...valSet.examples], { padId });
   for (const lr of list(values.head)) {

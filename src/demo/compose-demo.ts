@@ -32,7 +32,7 @@ import { balancedPassages, isTestPassage, loadSotuPassages } from './sotu-data.t
 import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam-data.ts';
 
 /** The demo's settings (no head and no skipping LoRA here), and the IIA's. */
-export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLora'> {
+export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLora' | 'classifySuffix'> {
   /** (ham base, spam source) pairs of the IIA, at most. */
   readonly iiaPairs: number;
   /** Random subspaces of the same size for the IIA baseline. */

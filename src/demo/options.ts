@@ -13,8 +13,13 @@ export interface DemoOptions {
   readonly batchSize: number;
   /** Characters of Subject + body kept per e-mail (the tokenizer needs about 1.7 per token on e-mail). */
   readonly maxChars: number;
-  /** Tokens kept per e-mail. */
+  /** Tokens kept per e-mail, the suffix included. */
   readonly maxLength: number;
+  /**
+   * Text after every e-mail's (cut) text, kept by truncation: the head reads its last token, the same token in
+   * every e-mail, instead of wherever the cut fell.
+   */
+  readonly classifySuffix: string;
   readonly variant: RoadVariant;
   readonly groupSize: number;
   /** Learning rates, each chosen by `scripts/demo-sweep.ts` on e-mails held out of the training pool. */
@@ -35,6 +40,7 @@ export const DEFAULT_DEMO_OPTIONS: Omit<DemoOptions, 'modelDir' | 'outDir'> = {
   batchSize: 8,
   maxChars: 400,
   maxLength: 128,
+  classifySuffix: '',
   variant: 'road_4',
   groupSize: 16,
   roadLr: 2e-2,

@@ -253,6 +253,17 @@ describe('classification', () => {
     assert.equal(dataset.stats.lossTokens, 0);
   });
 
+  it("'classify' with a suffix: the suffix follows the text and survives truncation, which cuts the text", () => {
+    const classes = buildClassList(['negative', 'positive']);
+    const example = { format: 'classification', text: 'Great movie', label: 'positive' } as const;
+    const whole = tokenizeExample(example, gpt2, { maxLength: 8, labelMode: 'classify', classifySuffix: '\nLabel:', classes });
+    assert.deepEqual(whole, { example: { inputIds: [13681, 3807, NL, 33986, 25], labels: [X, X, X, X, X], classLabel: 1 }, droppedTokens: 0 });
+    const cut = tokenizeExample(example, gpt2, { maxLength: 4, labelMode: 'classify', classifySuffix: '\nLabel:', classes });
+    assert.deepEqual(cut, { example: { inputIds: [13681, NL, 33986, 25], labels: [X, X, X, X], classLabel: 1 }, droppedTokens: 1 });
+    const none = tokenizeExample(example, gpt2, { maxLength: 4, labelMode: 'classify', classifySuffix: '', classes });
+    assert.deepEqual(none.example?.inputIds, [13681, 3807]);
+  });
+
   it('label words from labelNames (a list indexed by integer labels, or a map), and a separator ending in a space', async () => {
     const file = join(DATA, 'classification-int.jsonl');
     const list = await loadDataset(file, { tokenizer: gpt2, maxLength: 64, labelNames: ['negative', 'positive'] });

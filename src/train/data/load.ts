@@ -26,6 +26,8 @@ export interface LoadDatasetOptions {
   readonly labelNames?: LabelNames;
   /** Classification in 'generate' mode: text between the text and the label words. */
   readonly promptSeparator?: string;
+  /** 'classify' mode: text appended after each text and kept by truncation (see TokenizeOptions). Default none. */
+  readonly classifySuffix?: string;
   /** Skip and count bad lines instead of failing on the first. */
   readonly skipBadLines?: boolean;
   /** Folder of the token cache (e.g. `<out>/.cache/`); no caching when omitted. */
@@ -72,7 +74,7 @@ export interface LoadedDataset {
 type StoredReport = Omit<LoadReport, 'cache' | 'cacheFile'>;
 
 function checkOptions(options: LoadDatasetOptions): void {
-  const { maxLength, format, labelMode, promptSeparator, cacheDir, tokenizerFolder } = options;
+  const { maxLength, format, labelMode, promptSeparator, classifySuffix, cacheDir, tokenizerFolder } = options;
   if (!Number.isInteger(maxLength) || maxLength < 1) throw new RoadsterError('E_USAGE', `maxLength must be a positive integer, found ${maxLength}.`);
   if (format !== undefined && !DATA_FORMATS.includes(format)) {
     throw new RoadsterError('E_USAGE', `format must be one of ${DATA_FORMATS.join(', ')}, found ${JSON.stringify(format)}.`);
@@ -81,6 +83,7 @@ function checkOptions(options: LoadDatasetOptions): void {
     throw new RoadsterError('E_USAGE', `labelMode must be one of ${LABEL_MODES.join(', ')}, found ${JSON.stringify(labelMode)}.`);
   }
   if (promptSeparator !== undefined && typeof promptSeparator !== 'string') throw new RoadsterError('E_USAGE', 'promptSeparator must be a string.');
+  if (classifySuffix !== undefined && typeof classifySuffix !== 'string') throw new RoadsterError('E_USAGE', 'classifySuffix must be a string.');
   if (cacheDir !== undefined && tokenizerFolder === undefined) {
     throw new RoadsterError('E_USAGE', 'cacheDir needs tokenizerFolder: the cache key hashes the tokenizer files, so ' +
       'pass the folder the tokenizer was loaded from (or no cacheDir).');
@@ -137,7 +140,7 @@ async function tokenizeFile(file: string, options: LoadDatasetOptions): Promise<
         unknownRoles.add(m.role);
       }
     }
-    const result = log.guard(line, () => tokenizeExample(example, tokenizer, { maxLength, labelMode, promptSeparator: separator, classes }));
+    const result = log.guard(line, () => tokenizeExample(example, tokenizer, { maxLength, labelMode, promptSeparator: separator, classifySuffix: options.classifySuffix, classes }));
     if (result === undefined) continue;
     if (result.droppedTokens > 0 || cut) truncated++;
     droppedTokens += result.droppedTokens;
@@ -202,6 +205,7 @@ export async function loadDataset(file: string, options: LoadDatasetOptions): Pr
     labelMode: options.labelMode ?? 'generate',
     labelNames: options.labelNames,
     promptSeparator: options.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR,
+    classifySuffix: options.classifySuffix ?? '',
     skipBadLines: options.skipBadLines ?? false,
   });
   const cached = await readCache(cacheDir, key);

@@ -8,11 +8,11 @@
 //   conversation); both must be token prefixes of the whole rendering. No EOS is added: the template writes the
 //   end-of-turn tokens, and they are in the span.
 // - classification, 'generate': encode(text) ++ encode(separator) as the prompt, the label's words + EOS as the
-//   completion (EOS keeps a label that is a prefix of another distinguishable); 'classify': encode(text), no
-//   token loss, only the class index.
+//   completion (EOS keeps a label that is a prefix of another distinguishable); 'classify': encode(text), then
+//   encode(classifySuffix) when one is given, no token loss, only the class index.
 // Truncation keeps the first maxLength tokens, except that prompt-completion drops prompt tokens from the left
-// (keeping a leading BOS) and 'generate' classification drops text tokens from the right (keeping the separator),
-// so that the completion survives. Labels at position 0 produce no loss term (the model
+// (keeping a leading BOS) and classification drops text tokens from the right (keeping the separator or the
+// classify suffix), so that the completion, or the tokens a classification head reads, survive. Labels at position 0 produce no loss term (the model
 // predicts token t+1 from position t), so an example whose only loss labels sit at position 0 is dropped too.
 
 import { RoadsterError } from '../../errors.ts';
@@ -38,6 +38,12 @@ export interface TokenizeOptions {
   readonly labelMode?: LabelMode;
   /** Text between a classification text and its label words. Default `DEFAULT_PROMPT_SEPARATOR`. */
   readonly promptSeparator?: string;
+  /**
+   * 'classify' mode: text appended after every classification text and kept by truncation, so that a head that
+   * reads the last token (transformers' *ForSequenceClassification) reads the same tokens in every example,
+   * however the text was cut. Default none.
+   */
+  readonly classifySuffix?: string;
   /** The classes; required for classification records. */
   readonly classes?: ClassList;
 }
@@ -151,7 +157,9 @@ function encodeExample(example: Example, tokenizer: Tokenizer, options: Tokenize
       switch (mode) {
         case 'classify': {
           const ids = tokenizer.encode(example.text);
-          return { kind: 'whole', ids, labels: new Array<number>(ids.length).fill(IGNORE_INDEX), classLabel };
+          const suffix = options.classifySuffix ?? '';
+          if (suffix === '') return { kind: 'whole', ids, labels: new Array<number>(ids.length).fill(IGNORE_INDEX), classLabel };
+          return { kind: 'labelled', text: ids, separator: tokenizer.encode(suffix, { addSpecialTokens: false }), completion: [], classLabel };
         }
         case 'generate': {
           const separator = options.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR;
