@@ -31,8 +31,9 @@ import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from '../src
 import { Tokenizer } from '../src/io/tokenizer/index.ts';
 import { CausalLM } from '../src/models/causal-lm.ts';
 import { Runtime } from '../src/runtime/index.ts';
+import { seededNormals } from '../src/seeded-random.ts';
 import { promptOf } from '../src/train/classify.ts';
-import { type TokenizedDataset, defaultPadId, loadDataset } from '../src/train/data/index.ts';
+import { TokenizedDataset, type TokenizedExample, defaultPadId, loadDataset } from '../src/train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
@@ -50,6 +51,8 @@ const { values } = parseArgs({
     'spam-steps': { type: 'string' },
     'era-steps': { type: 'string' },
     'lora-lr': { type: 'string', default: '' },
+    noise: { type: 'string' },
+    distill: { type: 'string' },
   },
 });
 const o = {
@@ -93,6 +96,44 @@ try {
     eraVal: await load('era-val', eraRecords(eraVal), ['early', 'modern'], '\nEra:'),
   };
   out({ settings: { steps: o.steps, maxChars, maxLength: o.maxLength, spamSep, spamWords, train: n, val: valPerClass } });
+  // --distill K: K prompt positions per training example also carry the base model's own arg-max next token as
+  // their label (hard self-distillation), so the adapter learns its task while keeping the base model's
+  // predictions on its own texts (a locality regulariser that needs no data of the other task).
+  if (values.distill) {
+    const k = Number(values.distill);
+    const normal = seededNormals(seed + 7);
+    const distill = async (set: TokenizedDataset): Promise<TokenizedDataset> => {
+      const examples: TokenizedExample[] = [];
+      for (let start = 0; start < set.examples.length; start += 8) {
+        const chunk = set.examples.slice(start, start + 8);
+        const t = Math.max(...chunk.map((e) => e.inputIds.length));
+        const batch = { inputIds: chunk.map((e) => [...e.inputIds, ...new Array<number>(t - e.inputIds.length).fill(padId)]), attentionMask: chunk.map((e) => [...e.inputIds.map(() => 1), ...new Array<number>(t - e.inputIds.length).fill(0)]) };
+        const logits = (await base.forward(runtime, batch)).logits;
+        const v = logits.shape[2];
+        const data = logits.data as Float32Array;
+        chunk.forEach((e, i) => {
+          const first = e.labels.findIndex((l) => l !== -100);
+          const labels = [...e.labels];
+          const positions = Array.from({ length: first - 1 }, (_, j) => j + 1); // targets 1..first-1
+          for (let j = positions.length - 1; j > 0; j--) {
+            const r = Math.floor((0.5 + 0.5 * Math.tanh(normal())) * (j + 1)) % (j + 1);
+            [positions[j], positions[r]] = [positions[r], positions[j]];
+          }
+          for (const target of positions.slice(0, k)) {
+            const off = (i * t + target - 1) * v;
+            let best = 0;
+            for (let c = 1; c < v; c++) if (data[off + c] > data[off + best]) best = c;
+            labels[target] = best;
+          }
+          examples.push({ ...e, labels });
+        });
+      }
+      return new TokenizedDataset(examples, set.info);
+    };
+    sets.spamTrain = await distill(sets.spamTrain);
+    sets.eraTrain = await distill(sets.eraTrain);
+  }
+
 
   const modelType = base.config.modelType;
   const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
@@ -101,10 +142,38 @@ try {
     const t0 = performance.now();
     const peft = PeftModel.getPeftModel(base, runtime, config, name, seed);
     if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
+    if (pairs !== null && values.noise) {
+      const [st, sa] = values.noise.split(',').map(Number);
+      const params = peft.namedParameters(name);
+      const masks = peft.trainableMask(name)!.masks;
+      const normal = seededNormals(seed + 99);
+      const orig = peft.lossAndGrads.bind(peft);
+      peft.lossAndGrads = async (batch, opts) => {
+        for (const [pname, arr] of params) {
+          const mask = masks.get(pname)!;
+          const theta = pname.includes('road_theta');
+          for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = theta ? st * normal() : 1 + sa * normal();
+        }
+        try {
+          return await orig(batch, opts);
+        } finally {
+          for (const [pname, arr] of params) {
+            const mask = masks.get(pname)!;
+            const theta = pname.includes('road_theta');
+            for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = theta ? 0 : 1;
+          }
+        }
+      };
+    }
     const source = set.batchSource({ batchSize: o.batchSize, seed, mode: 'length', padId });
     const cfg = { ...DEFAULT_TRAIN_CONFIG, lr, maxSteps: steps, warmupSteps: Math.round(steps / 10), schedule: 'cosine' as const, seed, outDir: join(scratch, name) };
     const report = await new Trainer(peft, name, source, null, cfg).run();
-    out({ trained: name, lr, steps, loss: report.finalTrainLoss, seconds: Math.round((performance.now() - t0) / 1000) });
+    const spread = (key: string) => {
+      const xs: number[] = [];
+      for (const [pname, arr] of peft.namedParameters(name)) if (pname.includes(key)) for (const x of arr) if (key === 'road_theta' ? x !== 0 : x !== 1) xs.push(key === 'road_theta' ? x : x - 1);
+      return +Math.sqrt(xs.reduce((a, x) => a + x * x, 0) / Math.max(1, xs.length)).toFixed(4);
+    };
+    out({ trained: name, lr, steps, loss: report.finalTrainLoss, seconds: Math.round((performance.now() - t0) / 1000), rmsTheta: spread('road_theta'), rmsLogAlpha: spread('road_alpha') });
     return peft.adapter(name);
   };
 

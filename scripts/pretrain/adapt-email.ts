@@ -5,7 +5,9 @@
 // that the sweep stays honest. Writes a model folder (BF16, the base model's tokenizer, MANIFEST.json).
 //
 //   npx tsx scripts/pretrain/adapt-email.ts --out DIR [--steps 300] [--batch 8] [--seq 256] [--lr 1e-3]
-//     [--max-chars 2000] [--hold-out-val 150] [--threads N]
+//     [--max-chars 2000] [--hold-out-val 150] [--threads N] [--from DIR]
+//
+// --from continues from another model folder of the same tokenizer (default: the shipped model).
 
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     'max-chars': { type: 'string', default: '2000' },
     'hold-out-val': { type: 'string', default: '0' },
     threads: { type: 'string' },
+    from: { type: 'string' },
   },
 });
 if (!values.out) throw new Error('--out DIR is required');
@@ -46,7 +49,7 @@ const held = new Set(heldPerClass > 0 ? balancedSample(pool, heldPerClass, DEFAU
 const docs = pool.filter((e) => !held.has(e.id)).map((e) => ({ id: e.id, source: 'spam-assassin', text: emailText(e, Number(values['max-chars'])) }));
 const evalDocs = docs.filter((_, i) => i % 20 === 0); // a fixed 5 % of the documents, to watch the loss (also trained on)
 
-const model = await CausalLM.fromFolder(SHIPPED_MODEL_DIR);
+const model = await CausalLM.fromFolder(values.from ?? SHIPPED_MODEL_DIR);
 const tokenizer = await Tokenizer.fromFolder(SHIPPED_MODEL_DIR);
 const ids = encodeDocuments(tokenizer, docs);
 const evalIds = encodeDocuments(tokenizer, evalDocs);

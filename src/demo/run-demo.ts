@@ -113,7 +113,7 @@ export async function runDemo(runtime: Runtime, options: DemoOptions, hooks: Dem
   writeJsonl(join(outDir, 'data', 'train.jsonl'), train, options.maxChars);
   writeJsonl(join(outDir, 'data', 'test.jsonl'), test, options.maxChars);
   const load = async (file: string, labelMode: 'classify' | 'generate'): Promise<TokenizedDataset> =>
-    (await loadDataset(join(outDir, 'data', file), { tokenizer, maxLength: options.maxLength, labelMode, labelNames: ['ham', 'spam'] })).dataset;
+    (await loadDataset(join(outDir, 'data', file), { tokenizer, maxLength: options.maxLength, labelMode, classifySuffix: options.classifySuffix, labelNames: ['ham', 'spam'] })).dataset;
   const trainSet = await load('train.jsonl', 'classify');
   const testSet = await load('test.jsonl', 'classify');
   const classes = testSet.info.classNames!;
