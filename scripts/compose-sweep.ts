@@ -8,7 +8,15 @@
 //
 //   npx tsx scripts/compose-sweep.ts [--steps 150] [--spam-lr 2e-2,5e-2] [--era-lr 5e-2] [--val-per-class 100]
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
-//     [--spam-steps N] [--era-steps N] [--b-on-spam]
+//     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K]
+//
+// Two composition-aware trainings, neither of which uses the other task's data:
+// --noise: at every micro-batch the pairs outside the adapter's subspace (frozen by its mask) take random values,
+//   θ ~ N(0, σθ²) and α ~ 1 + N(0, σα²), and return to the identity after it, so that the adapter learns its task
+//   under whatever another adapter might do there (the trained adapters' rms |θ| and |α − 1| are printed);
+// --distill K: K random prompt positions of every training example carry the base model's arg-max next token as
+//   their label (hard self-distillation on the adapter's own texts): the adapter learns its task while keeping
+//   the base model's predictions elsewhere.
 //
 // Prints one JSON line per result.
 
@@ -134,7 +142,6 @@ try {
     sets.eraTrain = await distill(sets.eraTrain);
   }
 
-
   const modelType = base.config.modelType;
   const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
   const lora = () => loraConfig({ r: o.loraRank, loraAlpha: 2 * o.loraRank, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
@@ -143,6 +150,7 @@ try {
     const peft = PeftModel.getPeftModel(base, runtime, config, name, seed);
     if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
     if (pairs !== null && values.noise) {
+      // the trainer calls lossAndGrads once per micro-batch: wrap it to draw the complement's values first
       const [st, sa] = values.noise.split(',').map(Number);
       const params = peft.namedParameters(name);
       const masks = peft.trainableMask(name)!.masks;
