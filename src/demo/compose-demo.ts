@@ -42,8 +42,8 @@ export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLo
 /**
  * Settings chosen so that the whole experiment (six adapters, about twenty evaluations) fits in about 10 minutes on 2 cores.
  * The RoAd learning rate is the best for each adapter alone on validation examples from its task's training pool
- * (A: 88 % at 5e-2, 87 % at 2e-2, 85.5 % at 1e-1; B: 97 % at 2e-2 and 5e-2; scripts/compose-sweep.ts); LoRA's is
- * the main demo's.
+ * (A: 88 % at 5e-2, 87 % at 2e-2, 85.5 % at 1e-1; B: 97 % at 2e-2 and 5e-2; scripts/compose-sweep.ts); LoRA's (3e-3)
+ * is the best of the main demo's sweep on roadster-base, the model this experiment uses.
  */
 export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'> = {
   trainPerClass: 200,

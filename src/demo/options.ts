@@ -43,10 +43,10 @@ export const DEFAULT_DEMO_OPTIONS: Omit<DemoOptions, 'modelDir' | 'outDir'> = {
   classifySuffix: '',
   variant: 'road_4',
   groupSize: 16,
-  roadLr: 2e-2,
+  roadLr: 1e-2,
   loraRank: 8,
-  loraLr: 3e-3,
-  headLr: 1e-2,
+  loraLr: 1e-3,
+  headLr: 3e-3,
   seed: 0,
   skipLora: false,
 };

@@ -88,10 +88,11 @@ before(() => {
 });
 
 describe('the npm package', () => {
-  test('ships the build, the CLI and the demo model; no sources, tests, fixtures or reference scripts', () => {
+  test('ships the build, the CLI and the demo models; no sources, tests, fixtures or reference scripts', () => {
     const paths = packed.files.map((f) => f.path);
     assert.ok(paths.includes('dist/index.js') && paths.includes('dist/index.d.ts') && paths.includes('dist/cli/main.js'));
     assert.ok(paths.includes('bin/roadster.js') && paths.includes('models/roadster-base/model.safetensors'));
+    assert.ok(paths.includes('models/roadster-base-email/model.safetensors') && paths.includes('models/roadster-base-email/MANIFEST.json'));
     const stray = paths.filter((p) => /^(src|test|reference|scripts|roadster-demo)\//.test(p) || /\.test\.(js|d\.ts)$/.test(p) || /(^|\/)tsconfig/.test(p));
     assert.deepEqual(stray, []);
     const installed = readdirSync(join(consumer, 'node_modules'));

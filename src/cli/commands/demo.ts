@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
 import { DEFAULT_DEMO_OPTIONS, type DemoReport, type MethodResult, runDemo } from '../../demo/run-demo.ts';
-import { SHIPPED_MODEL_DIR } from '../../demo/shipped-model.ts';
+import { EMAIL_MODEL_DIR } from '../../demo/shipped-model.ts';
 import { type QuantizeWeights, Runtime } from '../../runtime/index.ts';
 import { type CliIo, formatTable, printJson, showsProgressBars } from '../io.ts';
 import { trainProgress } from '../train/progress.ts';
@@ -59,7 +59,7 @@ export async function demo(flags: DemoFlags, io: CliIo): Promise<void> {
   try {
     const report = await runDemo(
       runtime,
-      { ...DEFAULT_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps, trainPerClass: flags.trainPerClass, testPerClass: flags.testPerClass, skipLora: flags.skipLora === true },
+      { ...DEFAULT_DEMO_OPTIONS, modelDir: EMAIL_MODEL_DIR, outDir: flags.out, steps: flags.steps, trainPerClass: flags.trainPerClass, testPerClass: flags.testPerClass, skipLora: flags.skipLora === true },
       {
         log: (line) => progress.log(line),
         train: (phase) => {
