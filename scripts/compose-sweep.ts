@@ -159,20 +159,20 @@ try {
       const masks = peft.trainableMask(name)!.masks;
       const normal = seededNormals(seed + 99);
       const orig = peft.lossAndGrads.bind(peft);
-      peft.lossAndGrads = async (batch, opts) => {
+      // every entry outside the subspace (mask 0) gets theta() for θ entries and alpha() for α entries
+      const setComplement = (theta: () => number, alpha: () => number) => {
         for (const [pname, arr] of params) {
           const mask = masks.get(pname)!;
-          const theta = pname.includes('road_theta');
-          for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = theta ? st * normal() : 1 + sa * normal();
+          const value = pname.includes('road_theta') ? theta : alpha;
+          for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = value();
         }
+      };
+      peft.lossAndGrads = async (batch, opts) => {
+        setComplement(() => st * normal(), () => 1 + sa * normal());
         try {
           return await orig(batch, opts);
         } finally {
-          for (const [pname, arr] of params) {
-            const mask = masks.get(pname)!;
-            const theta = pname.includes('road_theta');
-            for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = theta ? 0 : 1;
-          }
+          setComplement(() => 0, () => 1); // back to the identity
         }
       };
     }
