@@ -89,6 +89,7 @@ export type { HeadBatch, HeadTaskType, HeadTraceContext, HeadType, ModelHead, Ro
 export { HEAD_KINDS, type Head, type HeadKind, type HeadOf } from './models/heads/kinds.ts';
 export { LmHead } from './models/heads/lm-head.ts';
 export { ClassificationHead } from './models/heads/classification-head.ts';
+export { type LabelWords, LabelWordsHead, checkLabelWords, withLabelWords, withoutLabelWords } from './models/label-words.ts';
 export { type LinearFn, type LinearSite, type ProjectionKind, plainLinear } from './models/linear.ts';
 export { type TokenBatch, attentionBias, positionIds } from './models/attention-inputs.ts';
 export {
@@ -142,7 +143,7 @@ export { AdamW, type AdamWOptions, clipCoefficient, globalNorm } from './train/o
 export { type Schedule, type ScheduleKind, lrFactor } from './train/schedule.ts';
 export { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainHooks, type TrainReport, Trainer } from './train/trainer.ts';
 export type { BatchSource, TrainBatch } from './train/batch.ts';
-export { loadDataset, TokenizedDataset } from './train/data/index.ts';
+export { labelWordIds, loadDataset, TokenizedDataset } from './train/data/index.ts';
 export { type ClassifyResult, classifyByLikelihood } from './train/classify.ts';
 
 // the main job

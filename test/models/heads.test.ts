@@ -1,6 +1,6 @@
-// The one invariant suite every model head runs (the language model's, tied and untied, and the sequence
-// classifier's), on tiny models: the forward API equals tracing the model and running the graph, and equals a
-// PeftModel whose adapter is the identity; the head's logits and loss (and the chunked loss of recompute) equal a
+// The one invariant suite every model head runs (the language model's, tied and untied, the sequence
+// classifier's, and label words on tied and untied lm heads), on tiny models: the forward API equals tracing the
+// model and running the graph, and equals a PeftModel whose adapter is the identity; the head's logits and loss (and the chunked loss of recompute) equal a
 // float64 reference computed here in plain TypeScript from the decoder's hidden states and the head's weight; the
 // gradient of each weight the head lets adapters copy (modules_to_save) equals float64 finite differences. The
 // cases are a table over HeadType, so a new head without a case does not compile.
@@ -13,6 +13,7 @@ import { GraphBuilder } from '../../src/graph/tracer.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
 import type { HeadBatch, HeadType } from '../../src/models/heads/head.ts';
 import { HEAD_KINDS } from '../../src/models/heads/kinds.ts';
+import { withLabelWords } from '../../src/models/label-words.ts';
 import { withClassificationHead } from '../../src/models/sequence-classification.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { TOLERANCE, assertAllClose } from '../support/all-close.ts';
@@ -104,6 +105,22 @@ async function classificationReference(model: CausalLM, b: ReturnType<typeof bat
   return { logits, loss };
 }
 
+/** Label words: the LM head's rows of the class tokens at each row's last real token, mean cross-entropy over them. */
+async function labelWordsReference(model: CausalLM, b: ReturnType<typeof batch>): Promise<{ logits: Float64Array; loss: number }> {
+  const { h, t, c } = await hiddenStates(model, b);
+  assert.equal(model.head.type, 'label-words');
+  const ids = model.head.type === 'label-words' ? model.head.tokenIds : [];
+  const w = model.weights.get(model.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')!.data;
+  const rows = ids.map((id) => Float64Array.from(w.subarray(id * c, (id + 1) * c)));
+  const score = new Float64Array(ids.length * c);
+  rows.forEach((r, k) => score.set(r, k * c));
+  const last = LENGTHS.map((n, i) => h.subarray((i * t + n - 1) * c, (i * t + n) * c));
+  const k = ids.length;
+  const logits = project(last, score, k, c);
+  const loss = b.classLabels.reduce((s, y, i) => s + nll(logits.subarray(i * k, (i + 1) * k), y), 0) / last.length;
+  return { logits, loss };
+}
+
 const CASES: { readonly [T in HeadType]: readonly HeadCase[] } = {
   lm: [
     { name: 'untied lm_head (tiny-llama)', model: () => CausalLM.fromFolder(TINY_LLAMA), reference: lmReference, unlabelled: ({ labels: _, ...b }) => b },
@@ -114,6 +131,20 @@ const CASES: { readonly [T in HeadType]: readonly HeadCase[] } = {
       name: 'score, 3 labels (tiny-llama)',
       model: async () => withClassificationHead(await CausalLM.fromFolder(TINY_LLAMA), { id2label: ['a', 'b', 'c'], seed: 4 }),
       reference: classificationReference,
+      unlabelled: ({ classLabels: _, ...b }) => b,
+    },
+  ],
+  'label-words': [
+    {
+      name: 'three tokens of the untied lm_head (tiny-llama)',
+      model: async () => withLabelWords(await CausalLM.fromFolder(TINY_LLAMA), { id2label: ['a', 'b', 'c'], tokenIds: [17, 3, 200] }),
+      reference: labelWordsReference,
+      unlabelled: ({ classLabels: _, ...b }) => b,
+    },
+    {
+      name: 'two tokens of the tied embeddings (tiny-qwen2)',
+      model: async () => withLabelWords(await CausalLM.fromFolder(TINY_QWEN2), { id2label: ['no', 'yes'], tokenIds: [40, 41] }),
+      reference: labelWordsReference,
       unlabelled: ({ classLabels: _, ...b }) => b,
     },
   ],
@@ -135,7 +166,7 @@ for (const [type, cases] of Object.entries(CASES) as [HeadType, readonly HeadCas
 
       test('run equals trace → run, and a PeftModel with an identity adapter', async () => {
         const model = await c.model();
-        const k = model.head.type === 'classification' ? model.head.numLabels : 2;
+        const k = model.head.type === 'lm' ? 2 : model.head.numLabels;
         const b = batch(3, k);
         const ran = await model.run(runtime, b, { dtype: 'float64' });
         const g = new GraphBuilder();
@@ -154,7 +185,7 @@ for (const [type, cases] of Object.entries(CASES) as [HeadType, readonly HeadCas
 
       test('logits and loss equal the float64 reference (and the chunked loss of recompute)', async () => {
         const model = await c.model();
-        const k = model.head.type === 'classification' ? model.head.numLabels : 2;
+        const k = model.head.type === 'lm' ? 2 : model.head.numLabels;
         const b = batch(5, k);
         const ref = await c.reference(model, b);
         const out = await model.run(runtime, b, { dtype: 'float64' });

@@ -2,9 +2,10 @@
 // model's outputs. A model is a backbone (the Llama-family decoder, llama/forward.ts) plus one head; the head
 // owns its checkpoint weights, its traced logits and loss, the host feeds of its inputs (labels, pooling), its
 // config.json fields and the weights a PEFT adapter may keep its own copy of (modules_to_save). Generic code
-// (CausalLM, PeftModel, the trainer) asks the head instead of asking "is this a classifier". The two heads,
-// language model and sequence classification, are in lm-head.ts and classification-head.ts; kinds.ts holds
-// the table of them.
+// (CausalLM, PeftModel, the trainer) asks the head instead of asking "is this a classifier". The heads,
+// language model and sequence classification, are in lm-head.ts and classification-head.ts, and label words
+// (a classifier that reads the language model's own rows of its label tokens) in label-words-head.ts; kinds.ts
+// holds the table of them.
 //
 // Letters: B batch, T positions, C hidden.
 
@@ -13,8 +14,11 @@ import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { TokenBatch } from '../attention-inputs.ts';
 import type { WeightSpec } from '../llama/checkpoint-names.ts';
 
-/** The head types roadster implements: transformers' *ForCausalLM and *ForSequenceClassification. */
-export type HeadType = 'lm' | 'classification';
+/**
+ * The head types roadster implements: transformers' *ForCausalLM and *ForSequenceClassification, and label words
+ * (classification through the language model's own head, label-words-head.ts).
+ */
+export type HeadType = 'lm' | 'classification' | 'label-words';
 
 /** PEFT's task_type of adapters trained on a head. */
 export type HeadTaskType = 'CAUSAL_LM' | 'SEQ_CLS';

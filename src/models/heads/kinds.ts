@@ -5,12 +5,14 @@ import type { ModelConfig } from '../../io/config/index.ts';
 import { type SequenceClassification, sequenceClassificationOf } from '../classification-config.ts';
 import { ClassificationHead } from './classification-head.ts';
 import type { HeadType, ModelHead } from './head.ts';
+import { LabelWordsHead } from './label-words-head.ts';
 import { LmHead } from './lm-head.ts';
 
 /** The implementation of each head type. */
 export interface HeadOf {
   lm: LmHead;
   classification: ClassificationHead;
+  'label-words': LabelWordsHead;
 }
 
 /** Any head (a union discriminated by `type`). */
@@ -30,6 +32,8 @@ export const HEAD_KINDS: { readonly [T in HeadType]: HeadKind<HeadOf[T]> } = {
       return spec ? new ClassificationHead(config, spec) : null;
     },
   },
+  // a training view of the language model: config.json describes the causal LM, so it never names this head
+  'label-words': { fromConfigJson: () => null },
 };
 
 /** The order config.json is matched in: the language-model head, transformers' *ForCausalLM, last. */

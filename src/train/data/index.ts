@@ -19,6 +19,7 @@ export {
   IGNORE_INDEX,
   LABEL_MODES,
   labelCompletionIds,
+  labelWordIds,
   MAX_CHARS_PER_TOKEN,
   tokenizeExample,
 } from './tokenize.ts';

@@ -90,6 +90,29 @@ export function labelCompletionIds(tokenizer: Tokenizer, words: string, separato
   return withEos(tokenizer.encode(labelCompletionText(words, separator), { addSpecialTokens: false }), tokenizer);
 }
 
+/**
+ * The one token that each class's words begin with after `separator`, for a label-words head: class k is predicted
+ * as `tokenIds[k]` at the prompt's last token.
+ * @throws RoadsterError E_USAGE when a class's words are more than one token, or two classes share theirs
+ */
+export function labelWordIds(tokenizer: Tokenizer, names: readonly string[], separator = DEFAULT_PROMPT_SEPARATOR): number[] {
+  const ids = names.map((words) => {
+    const tokens = tokenizer.encode(labelCompletionText(words, separator), { addSpecialTokens: false });
+    if (tokens.length !== 1) {
+      throw new RoadsterError(
+        'E_USAGE',
+        `label words need one token per class: ${JSON.stringify(labelCompletionText(words, separator))} is ${tokens.length} tokens (${tokens.join(', ')}); choose a word the tokenizer keeps whole`,
+      );
+    }
+    return tokens[0];
+  });
+  ids.forEach((id, k) => {
+    const first = ids.indexOf(id);
+    if (first !== k) throw new RoadsterError('E_USAGE', `label words: classes ${JSON.stringify(names[first])} and ${JSON.stringify(names[k])} are the same token (${id})`);
+  });
+  return ids;
+}
+
 function withEos(ids: number[], tokenizer: Tokenizer): number[] {
   const eos = eosId(tokenizer);
   return eos !== null && ids.at(-1) !== eos ? [...ids, eos] : ids;
