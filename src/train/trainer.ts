@@ -89,13 +89,13 @@ export const CURVE_FILE = 'loss-curve.svg';
 export const REPORT_FILE = 'report.json';
 
 /** Settings that must match for `resume` to continue a run (int8 weights change the numbers, so they count). */
-function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, classes: readonly string[] | null, quantize: string, trains: string | null): string {
+function fingerprint(config: TrainConfig, adapter: string, train: BatchSource, head: Record<string, unknown>, quantize: string, trains: string | null): string {
   const { outDir: _o, evalEvery: _e, saveEvery: _s, keepCheckpoints: _k, maxNonFiniteInARow: _m, recompute: _r, inputs, ...rest } = config;
   const int8 = quantize === 'none' ? {} : { quantize, quantizeScheme: INT8_SCHEME_VERSION };
   const hashes = inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.sha256])) };
   const restricted = trains === null ? {} : { trains };
   const base = { ...rest, adapter, examples: train.size, batches: train.batchesForEpoch(0).length, ...int8, ...hashes, ...restricted };
-  return JSON.stringify(classes === null ? base : { ...base, classes });
+  return JSON.stringify({ ...base, ...head });
 }
 
 /** What differs between a checkpoint's fingerprint and this run's, one phrase per setting or input. */
@@ -148,7 +148,7 @@ export class Trainer {
     this.params = peft.namedParameters(adapterName);
     this.state = {
       version: 1,
-      fingerprint: fingerprint(config, adapterName, train, peft.base.classification?.id2label ?? null, peft.runtime.options.quantizeWeights, peft.trainableMask(adapterName)?.label ?? null),
+      fingerprint: fingerprint(config, adapterName, train, peft.base.head.runIdentity(), peft.runtime.options.quantizeWeights, peft.trainableMask(adapterName)?.label ?? null),
       step: 0,
       epoch: 0,
       batchIndex: 0,

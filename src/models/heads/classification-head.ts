@@ -146,6 +146,10 @@ export class ClassificationHead implements ModelHead, SequenceClassification {
     return argmaxRows(logits).map((p, i) => (batch.classLabels ? p === batch.classLabels[i] : null));
   }
 
+  runIdentity(): Record<string, unknown> {
+    return { classes: this.id2label };
+  }
+
   configJson(json: Readonly<Record<string, unknown>>): Record<string, unknown> {
     return sequenceClassificationConfigJson(json, this);
   }

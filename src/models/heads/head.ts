@@ -75,6 +75,11 @@ export interface ModelHead {
   lossTerms(batch: HeadBatch): number;
   /** Per row of `batch`, whether the arg-max of `logits` (this head's) predicts the row's label. */
   rowsCorrect(logits: HostTensor, batch: HeadBatch): RowCorrect[];
+  /**
+   * What a training run on this head must keep to resume from its checkpoint (the classes and, for label words,
+   * their tokens); empty for the language model.
+   */
+  runIdentity(): Record<string, unknown>;
   /** config.json contents of a saved model with this head, from the backbone's (every other field kept). */
   configJson(json: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }

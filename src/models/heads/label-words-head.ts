@@ -114,6 +114,10 @@ export class LabelWordsHead implements ModelHead {
     return argmaxRows(logits).map((p, i) => (batch.classLabels ? p === batch.classLabels[i] : null));
   }
 
+  runIdentity(): Record<string, unknown> {
+    return { classes: this.id2label, labelTokens: this.tokenIds };
+  }
+
   /** A saved model is the causal LM: config.json as it was. */
   configJson(json: Readonly<Record<string, unknown>>): Record<string, unknown> {
     return this.lm.configJson(json);

@@ -115,6 +115,10 @@ export class LmHead implements ModelHead {
     });
   }
 
+  runIdentity(): Record<string, unknown> {
+    return {};
+  }
+
   configJson(json: Readonly<Record<string, unknown>>): Record<string, unknown> {
     return { ...json };
   }
