@@ -30,7 +30,7 @@ export function scorePredictions(predictions: number[], examples: readonly Token
   return { predictions, accuracy: correct / Math.max(1, examples.length), confusion };
 }
 
-/** Classifies `examples` (which carry `classLabel`) by the arg-max of the runner's class logits. */
+/** Classifies `examples` (which carry `classLabel`) by the arg-max of the runner's class logits; `scores` are those logits. */
 export async function classifyByHead(
   run: ClassLogitsRunner,
   examples: readonly TokenizedExample[],
@@ -40,10 +40,13 @@ export async function classifyByHead(
   const batchSize = options.batchSize ?? 16;
   const pad = options.padId ?? 0;
   const predictions: number[] = [];
+  const scores: number[][] = [];
   for (let start = 0; start < examples.length; start += batchSize) {
     const logits = await run(padBatch(examples.slice(start, start + batchSize), pad)); // [B, K]
     predictions.push(...argmaxRows(logits));
+    const [rows, classes] = logits.shape;
+    for (let i = 0; i < rows; i++) scores.push(Array.from((logits.data as Float32Array).subarray(i * classes, (i + 1) * classes)));
     options.onProgress?.(Math.min(examples.length, start + batchSize));
   }
-  return scorePredictions(predictions, examples, k);
+  return { ...scorePredictions(predictions, examples, k), scores };
 }

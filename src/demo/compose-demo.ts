@@ -1,11 +1,14 @@
 // `roadster demo compose`: issue 15's experiment on the shipped base model. Two tasks whose data ships offline
 // (spam vs ham e-mail, SpamAssassin, "...\nSpam: yes"; State of the Union passages from before 1900 vs from 1950,
-// "...\nEra: modern"), each label one token. RoAd adapter A learns spam on pairs 0/2 of every group, adapter B the era on pairs 1/2; each is evaluated alone, then their exact
-// product (composeAdapters) on both tasks, by accuracy and by the ROC AUC of the two labels' log-likelihood
-// margin (a product that only shifts the margin keeps the AUC). Controls with the same steps: two all-pairs RoAd adapters composed by
-// product, and two LoRA adapters combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping
-// A's subspace from spam sources into ham bases at the last token, against random pairs of the same size.
-// Progress goes through `hooks`; printing is the CLI's job.
+// "...\nEra: modern"), each label one token. Every adapter is trained and scored through label words
+// (models/label-words.ts): the language model's logits of its task's two label tokens at the prompt's last token,
+// with the cross-entropy over those two tokens as the loss. RoAd adapter A learns spam on pairs 0/2 of every group,
+// adapter B the era on pairs 1/2; each is evaluated alone, then their exact product (composeAdapters) on both
+// tasks, by accuracy and by the ROC AUC of the label-logit margin (a product that only shifts the margin keeps the
+// AUC). Controls with the same steps: two all-pairs RoAd adapters composed by product, and two LoRA adapters
+// combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping A's subspace from spam sources into
+// ham bases at the last token, against random pairs of the same size. Progress goes through `hooks`; printing is
+// the CLI's job.
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,10 +23,11 @@ import { restrictRoadPairs } from '../adapters/subspace.ts';
 import { RoadsterError } from '../errors.ts';
 import { Tokenizer } from '../io/tokenizer/index.ts';
 import { CausalLM } from '../models/causal-lm.ts';
+import { withLabelWords } from '../models/label-words.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { classifyByLikelihood } from '../train/classify.ts';
-import { type TokenizedDataset, defaultPadId, loadDataset } from '../train/data/index.ts';
+import { type TokenizedDataset, defaultPadId, labelWordIds, loadDataset } from '../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, Trainer } from '../train/trainer.ts';
+import { classifyByHead } from './classify-set.ts';
 import { DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
 import type { DemoOptions } from './options.ts';
 import { type IiaReport, subspaceIia } from './compose-iia.ts';
@@ -120,6 +124,11 @@ export interface ComposeDemoReport {
 interface Task {
   readonly name: TaskName;
   readonly description: string;
+  /** The base model classifying by this task's label words. */
+  readonly model: CausalLM;
+  readonly classes: readonly string[];
+  /** The label token of each class. */
+  readonly tokens: readonly number[];
   readonly train: TokenizedDataset;
   readonly test: TokenizedDataset;
 }
@@ -161,21 +170,25 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   writeJsonl(join(dataDir, 'spam-test.jsonl'), spamRecords(emails.filter(isTestEmail), m, seed + 23));
   writeJsonl(join(dataDir, 'era-train.jsonl'), eraRecords(sotu.filter((p) => !isTestPassage(p)), n, seed + 31));
   writeJsonl(join(dataDir, 'era-test.jsonl'), eraRecords(sotu.filter(isTestPassage), m, seed + 37));
-  const load = async (file: string, labelNames: string[], promptSeparator?: string) =>
-    (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames, promptSeparator })).dataset;
+  // classify mode with the cue as the suffix: the text is cut, the cue kept, and each row ends at the position
+  // that predicts the label token
+  const load = async (file: string, labelNames: string[], cue: string) =>
+    (await loadDataset(join(dataDir, file), { tokenizer, maxLength: options.maxLength, labelNames, labelMode: 'classify', classifySuffix: cue })).dataset;
+  const task = async (name: TaskName, description: string, classes: string[], cue: string): Promise<Task> => {
+    const tokens = labelWordIds(tokenizer, classes, cue);
+    return {
+      name,
+      description,
+      model: withLabelWords(base, { id2label: classes, tokenIds: tokens }),
+      classes,
+      tokens,
+      train: await load(`${name}-train.jsonl`, classes, cue),
+      test: await load(`${name}-test.jsonl`, classes, cue),
+    };
+  };
   const tasks: Record<TaskName, Task> = {
-    spam: {
-      name: 'spam',
-      description: 'SpamAssassin spam vs ham (Subject and body; "Spam: yes" or "no")',
-      train: await load('spam-train.jsonl', [SPAM_WORDS.ham, SPAM_WORDS.spam], SPAM_SEPARATOR),
-      test: await load('spam-test.jsonl', [SPAM_WORDS.ham, SPAM_WORDS.spam], SPAM_SEPARATOR),
-    },
-    era: {
-      name: 'era',
-      description: 'State of the Union passages, early (before 1900) vs modern (from 1950) addresses',
-      train: await load('era-train.jsonl', ['early', 'modern'], ERA_SEPARATOR),
-      test: await load('era-test.jsonl', ['early', 'modern'], ERA_SEPARATOR),
-    },
+    spam: await task('spam', 'SpamAssassin spam vs ham (Subject and body; "Spam: yes" or "no")', [SPAM_WORDS.ham, SPAM_WORDS.spam], SPAM_SEPARATOR),
+    era: await task('era', 'State of the Union passages, early (before 1900) vs modern (from 1950) addresses', ['early', 'modern'], ERA_SEPARATOR),
   };
   log(`data: spam ${tasks.spam.train.size} train / ${tasks.spam.test.size} test e-mails; era ${tasks.era.train.size} train / ${tasks.era.test.size} test passages`);
 
@@ -184,7 +197,7 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const lora = () => loraConfig({ r: options.loraRank, loraAlpha: 2 * options.loraRank, targetModules: 'all-linear', baseModelNameOrPath: options.modelDir }, modelType);
   const trainable: Record<string, number> = {};
   const train = async (phase: ComposePhase, name: string, config: AdapterConfig, task: Task, pairs: string | null, lr: number): Promise<AdapterEntry<AdapterConfig>> => {
-    const peft = PeftModel.getPeftModel(base, runtime, config, name, seed);
+    const peft = PeftModel.getPeftModel(task.model, runtime, config, name, seed);
     if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
     trainable[phase] = peft.trainableParameters().trainable;
     const source = task.train.batchSource({ batchSize: options.batchSize, seed, mode: 'length', padId });
@@ -201,15 +214,17 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
     return peft.adapter(name);
   };
 
-  const evaluator = new PeftModel(base, runtime);
+  // one evaluator per task, on its label-words model: class logits [B, 2] of the task's label tokens
+  const evaluators = { spam: new PeftModel(tasks.spam.model, runtime), era: new PeftModel(tasks.era.model, runtime) };
   const accuracy = async (entry: AdapterEntry<AdapterConfig> | null, task: Task): Promise<{ accuracy: number; auc: number }> => {
+    const evaluator = evaluators[task.name];
     const run = async (b: { inputIds: number[][]; attentionMask: number[][] }) => {
-      if (entry === null) return (await base.forward(runtime, b)).logits;
+      if (entry === null) return (await task.model.run(runtime, b)).logits;
       if (!evaluator.adapterNames.includes(entry.name)) evaluator.addAdapterFromParams(entry.name, entry.config, entry.params);
       evaluator.setAdapter(entry.name);
       return (await evaluator.forward(b)).logits;
     };
-    const r = await classifyByLikelihood(run, task.test.examples, task.test.info.classCompletions!, { batchSize: 8, padId });
+    const r = await classifyByHead(run, task.test.examples, task.classes.length, { batchSize: 16, padId });
     return { accuracy: r.accuracy, auc: rocAuc(r.scores!.map((x) => x[1] - x[0]), task.test.examples.map((e) => e.classLabel!)) };
   };
   const combine = (name: string, parts: readonly AdapterEntry<AdapterConfig>[], combination?: 'cat' | 'linear') => {
@@ -239,7 +254,7 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
     const kept = (r: { accuracy: number; auc: number }, of: { accuracy: number }): Combined => ({ ...r, retention: of.accuracy > 0 ? r.accuracy / of.accuracy : 0 });
     const r: TaskReport = {
       task: task.description,
-      classes: task.test.info.classNames!,
+      classes: task.classes,
       trainExamples: task.train.size,
       testExamples: task.test.size,
       base: baseAcc[task.name].accuracy,
@@ -261,8 +276,12 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const eraReport = await report(tasks.era);
 
   log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token (adapter A) ...');
-  evaluator.setAdapter(a.name); // added by the evaluations above
-  const iia = await subspaceIia(evaluator, tasks.spam.test, {
+  // interventions act on the language model's vocabulary logits: A on the plain base model
+  const intervened = new PeftModel(base, runtime);
+  intervened.addAdapterFromParams(a.name, a.config, a.params);
+  const spamTest = tasks.spam.test.examples;
+  const prompts = { prompts: spamTest.map((e) => e.inputIds), labels: spamTest.map((e) => e.classLabel!), classNames: tasks.spam.classes, candidates: tasks.spam.tokens };
+  const iia = await subspaceIia(intervened, prompts, {
     model: 'adapter A alone',
     groupSize: options.groupSize,
     subspace: '0/2',

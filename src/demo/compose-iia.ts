@@ -2,14 +2,12 @@
 // predicts ham) swap in the coordinates of a subspace from spam e-mails (sources it predicts spam), at every
 // adapted layer, and count how often the prediction becomes spam. The subspace is A's pairs; the baseline is
 // random pairs of the same number per group (drawn per layer), and B's pairs (disjoint from A's) as a second
-// control. A prediction is the class whose label words' first token has the larger logit.
+// control. A prediction is the class whose label token has the larger logit.
 
 import type { PeftModel } from '../adapters/peft-model.ts';
 import { parsePairSelection, selectedPairs } from '../adapters/road/pairs.ts';
 import { type InterventionSite, captureOutputs, interchangeAccuracy, lastTokenPredictions, pairCoordinates } from '../interpret/index.ts';
 import { seededUniforms } from '../seeded-random.ts';
-import { promptOf } from '../train/classify.ts';
-import type { TokenizedDataset } from '../train/data/index.ts';
 import { RoadsterError } from '../errors.ts';
 
 export interface IiaReport {
@@ -25,6 +23,16 @@ export interface IiaReport {
   readonly examples: number;
   readonly sites: number;
   readonly positions: 'last token';
+}
+
+/** The prompts to intervene on: token ids ending where the label token is predicted, their classes and those tokens. */
+export interface IiaPrompts {
+  readonly prompts: readonly (readonly number[])[];
+  /** Class index of each prompt. */
+  readonly labels: readonly number[];
+  readonly classNames: readonly string[];
+  /** The label token of each class. */
+  readonly candidates: readonly number[];
 }
 
 export interface IiaSettings {
@@ -55,21 +63,21 @@ function randomPairs(half: number, count: number, next: () => number): boolean[]
 }
 
 /** IIA of A's subspace against random subspaces of the same size and B's subspace (see the file header). */
-export async function subspaceIia(peft: PeftModel, test: TokenizedDataset, s: IiaSettings): Promise<IiaReport> {
-  const classes = test.info.classNames!;
+export async function subspaceIia(peft: PeftModel, test: IiaPrompts, s: IiaSettings): Promise<IiaReport> {
+  const classes = test.classNames;
   const [ham, spam] = [classes.indexOf(s.baseClass), classes.indexOf(s.sourceClass)];
   if (ham < 0 || spam < 0) throw new RoadsterError('E_DATA', `IIA needs the classes ${s.baseClass} and ${s.sourceClass}; the test set has ${classes.join(', ')}`);
-  const candidates = test.info.classCompletions!.map((c) => c[0]);
-  if (new Set(candidates).size !== candidates.length) throw new RoadsterError('E_DATA', 'the label words of the classes start with the same token; IIA needs them to differ');
-  const prompts = test.examples.map(promptOf);
+  const candidates = [...test.candidates];
+  if (new Set(candidates).size !== candidates.length) throw new RoadsterError('E_DATA', 'the classes share a label token; IIA needs them to differ');
+  const prompts = test.prompts.map((p) => [...p]);
   const predicted: number[] = [];
   for (let i = 0; i < prompts.length; i += 16) {
     const chunk = prompts.slice(i, i + 16);
     const { logits } = await captureOutputs(peft, chunk, [], { padId: s.padId });
     predicted.push(...lastTokenPredictions(logits, chunk.map((p) => p.length), candidates));
   }
-  const bases = prompts.filter((_, i) => test.examples[i].classLabel === ham && predicted[i] === ham);
-  const sources = prompts.filter((_, i) => test.examples[i].classLabel === spam && predicted[i] === spam);
+  const bases = prompts.filter((_, i) => test.labels[i] === ham && predicted[i] === ham);
+  const sources = prompts.filter((_, i) => test.labels[i] === spam && predicted[i] === spam);
   const subspace = `A's pairs ${s.subspace} of every group, at all ${s.sites.length} adapted layers`;
   if (bases.length === 0 || sources.length === 0) {
     // the model predicts one class only: no (ham base, spam source) pair to flip

@@ -16,7 +16,7 @@ export interface ClassifyResult {
   readonly accuracy: number;
   /** confusion[actual][predicted] counts. */
   readonly confusion: number[][];
-  /** Per example, each class's total log-probability (likelihood classification only). */
+  /** Per example, each class's score: its total log-probability (likelihood), or its logit (a head's). */
   readonly scores?: number[][];
 }
 

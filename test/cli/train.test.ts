@@ -13,6 +13,7 @@ import { PeftModel } from '../../src/adapters/peft-model.ts';
 import type { TrainCommandReport } from '../../src/cli/commands/train.ts';
 import { AutoModelForCausalLM, AutoModelForSequenceClassification } from '../../src/models/auto.ts';
 import { openSafetensors } from '../../src/io/safetensors/index.ts';
+import { Tokenizer } from '../../src/io/tokenizer/index.ts';
 import { classifySequences } from '../../src/models/sequence-classification.ts';
 import { relativeError } from '../support/all-close.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
@@ -41,6 +42,8 @@ const TEXT = jsonl('text.jsonl', animals.map((a, i) => ({ text: `The ${a} number
 const PC = jsonl('pc.jsonl', animals.map((a) => ({ prompt: `Q: name the ${a}.\nA:`, completion: ` the ${a}` })));
 const PC_EVAL = jsonl('pc-eval.jsonl', animals.slice(0, 3).map((a) => ({ prompt: `Q: which ${a}?\nA:`, completion: ` ${a}` })));
 const CLS = jsonl('cls.jsonl', animals.map((a, i) => ({ text: `a ${a}`, label: i % 2 === 0 ? 'yes' : 'no' })));
+// one-character label words: the byte-level tokenizer keeps each character whole
+const CLS_LETTERS = jsonl('cls-letters.jsonl', animals.map((a, i) => ({ text: `a ${a}`, label: i % 2 === 0 ? 'y' : 'n' })));
 const CLS_ONE_CLASS = jsonl('cls-one.jsonl', animals.slice(0, 3).map((a) => ({ text: `the ${a}`, label: 'yes' })));
 
 /** `roadster train` with captured output; stderr is a terminal when `tty`. */
@@ -179,6 +182,35 @@ describe('roadster train', () => {
     const reloaded = await AutoModelForSequenceClassification.fromPretrained(merged);
     const fromMerged = (await classifySequences(reloaded, runtime, { inputIds: [[1, 2, 3]] })).logits.data as Float32Array;
     assert.ok(relativeError(fromMerged, logits.data as Float32Array) < 1e-5, 'the merged classifier gives the adapter\'s class logits');
+  });
+
+  test('--label-mode words classifies by the language model\'s label tokens: accuracy, a plain CAUSAL_LM adapter, bit-exact resume', async () => {
+    const out = join(scratch, 'words');
+    const args = [...SMALL, '--label-mode', 'words', '--prompt-separator', '\nLabel: ', '--data', CLS_LETTERS, '--eval-data', CLS_LETTERS, '--out', out, '--max-steps', '4', '--save-every', '2', '--eval-every', '2'];
+    const r = await trainJson(args);
+    assert.equal(r.task, 'CAUSAL_LM');
+    assert.deepEqual(r.classes, ['n', 'y']);
+    const tokenizer = await Tokenizer.fromFolder(MODEL);
+    const tokens = ['n', 'y'].map((w) => tokenizer.encode(w, { addSpecialTokens: false })[0]);
+    assert.deepEqual(r.labelTokens, tokens);
+    assert.equal(r.trainableParameters, 2 * 2 * 32 + 2 * 2 * 16, 'road_1 on q_proj/v_proj, nothing else');
+    assert.ok(r.evalAccuracy !== null && r.evalAccuracy >= 0 && r.evalAccuracy <= 1);
+    const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+    assert.equal(config.task_type, 'CAUSAL_LM');
+    assert.ok(config.modules_to_save === null || config.modules_to_save === undefined, 'nothing in modules_to_save');
+    // the adapter runs on the plain causal LM, and the reported accuracy is the arg-max over the label tokens' logits there
+    const peft = PeftModel.fromPretrained(await AutoModelForCausalLM.fromPretrained(MODEL), runtime, out);
+    let correct = 0;
+    for (const [i, a] of animals.entries()) {
+      const prompt = [...tokenizer.encode(`a ${a}`), ...tokenizer.encode('\nLabel: ', { addSpecialTokens: false })];
+      const { logits } = await peft.forward({ inputIds: [prompt] });
+      const v = logits.shape[2];
+      const last = (logits.data as Float32Array).subarray((prompt.length - 1) * v, prompt.length * v);
+      const predicted = last[tokens[1]] > last[tokens[0]] ? 'y' : 'n';
+      if (predicted === (i % 2 === 0 ? 'y' : 'n')) correct++;
+    }
+    assert.equal(r.evalAccuracy, correct / animals.length);
+    await assertResumesFromStep2(out, args, r);
   });
 
   test('the same run from a YAML config file (camelCase and kebab-case keys) gives the same numbers; flags override the file', async () => {
@@ -353,6 +385,9 @@ describe('roadster train', () => {
       { name: 'label mode classify on text records', args: (out) => [...SMALL, '--label-mode', 'classify', '--data', TEXT, '--out', out], code: 1, error: /E_DATA.*--label-mode classify needs text\/label records.*holds text records/ },
       { name: 'label mode classify with --pack', args: (out) => [...SMALL, '--label-mode', 'classify', '--pack', '--data', CLS, '--out', out], code: 2, error: /--pack does not apply to --label-mode classify/ },
       { name: 'label mode classify with an eval file of other classes', args: (out) => [...SMALL, '--label-mode', 'classify', '--data', CLS, '--eval-data', CLS_ONE_CLASS, '--out', out], code: 1, error: /E_DATA.*has the classes \["yes"\] but .* has \["no","yes"\].*--label-names/ },
+      { name: 'label mode words with label words of several tokens', args: (out) => [...SMALL, '--label-mode', 'words', '--data', CLS, '--out', out], code: 2, error: /label words need one token per class: " no" is 3 tokens/ },
+      { name: 'label mode words with --pack', args: (out) => [...SMALL, '--label-mode', 'words', '--pack', '--data', CLS_LETTERS, '--out', out], code: 2, error: /--pack does not apply to --label-mode words/ },
+      { name: 'label mode words on text records', args: (out) => [...SMALL, '--label-mode', 'words', '--data', TEXT, '--out', out], code: 1, error: /E_DATA.*--label-mode words needs text\/label records/ },
       { name: '--resume without a checkpoint', args: (out) => [...SMALL, '--resume', '--data', TEXT, '--out', out], code: 2, error: /--resume: .* has no checkpoint/ },
       { name: 'a missing --out', args: () => [...SMALL, '--data', TEXT], code: 2, error: /--out is required/ },
       { name: 'a max length beyond the model', args: (out) => [...SMALL, '--max-length', '129', '--data', TEXT, '--out', out], code: 2, error: /max_position_embeddings \(128\)/ },

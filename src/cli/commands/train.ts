@@ -3,7 +3,9 @@
 // optional JSON/YAML config file (flags win). Everything is validated (settings, model, tokenizer, adapter,
 // data, the output folder) before the run starts; what was created in --out before a failure is removed.
 // With --label-mode classify the model gets a sequence-classification head over the data's classes, and the
-// adapter (task_type SEQ_CLS) trains and saves its copy of it, as PEFT's modules_to_save.
+// adapter (task_type SEQ_CLS) trains and saves its copy of it, as PEFT's modules_to_save. With --label-mode words
+// it classifies by label words (models/label-words.ts): the language model's logits of each class's one token
+// after --prompt-separator, with nothing added to the model, so the adapter stays a CAUSAL_LM adapter.
 
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -20,8 +22,9 @@ import { Tokenizer } from '../../io/tokenizer/index.ts';
 import { SEQ_CLS } from '../../adapters/modules-to-save.ts';
 import { AutoModelForCausalLM, type FromPretrainedOptions } from '../../models/auto.ts';
 import type { CausalLM } from '../../models/causal-lm.ts';
+import { withLabelWords } from '../../models/label-words.ts';
 import { withClassificationHead } from '../../models/sequence-classification.ts';
-import { defaultPadId } from '../../train/data/index.ts';
+import { DEFAULT_PROMPT_SEPARATOR, defaultPadId, labelWordIds } from '../../train/data/index.ts';
 import { Runtime } from '../../runtime/index.ts';
 import { Trainer, type TrainReport } from '../../train/trainer.ts';
 import { type CliIo, printJson, usageError } from '../io.ts';
@@ -64,6 +67,13 @@ function describeAdapter(a: AdapterSettings): string {
   }
 }
 
+function describeHead(r: TrainCommandReport): string {
+  if (r.classes === null) return '';
+  if (r.labelTokens === null) return ` + classification head (${r.classes.join(', ')})`;
+  const tokens = r.labelTokens;
+  return ` on label words (${r.classes.map((name, k) => `${name}: token ${tokens[k]}`).join(', ')})`;
+}
+
 /** Checks that the model can take what the tokenizer and --max-length produce; returns the max length. */
 function checkModelFit(model: CausalLM, tokenizer: Tokenizer, settings: TrainSettings): number {
   const { vocabSize, maxPositionEmbeddings } = model.config;
@@ -82,8 +92,10 @@ function checkModelFit(model: CausalLM, tokenizer: Tokenizer, settings: TrainSet
 export interface TrainCommandReport extends TrainReport {
   readonly method: AdapterSettings;
   readonly data: DataReport;
-  /** --label-mode classify: the classification head's labels by class index (its id2label); else null. */
+  /** --label-mode classify or words: the head's labels by class index (its id2label); else null. */
   readonly classes: readonly string[] | null;
+  /** --label-mode words: the token each class is predicted as, by class index; else null. */
+  readonly labelTokens: readonly number[] | null;
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
@@ -91,7 +103,7 @@ const loss = (x: number | null): string => (x === null ? '-' : x.toFixed(4));
 
 function printReport(io: CliIo, r: TrainCommandReport): void {
   const rows: [string, string][] = [
-    ['adapter', `${describeAdapter(r.method)}${r.classes === null ? '' : ` + classification head (${r.classes.join(', ')})`} -> ${r.outDir}`],
+    ['adapter', `${describeAdapter(r.method)}${describeHead(r)} -> ${r.outDir}`],
     ['trainable parameters', `${n(r.trainableParameters)} of ${n(r.totalParameters)} (${r.trainablePercent.toFixed(4)}%)`],
     ['steps', `${r.steps}${r.resumedFrom === null ? '' : ` (resumed from step ${r.resumedFrom})`}`],
     ['tokens', n(r.tokens)],
@@ -148,12 +160,19 @@ export async function train(cli: TrainFlags & { config?: string }, io: CliIo): P
       let peft: PeftModel;
       let trainer: Trainer;
       let data: Awaited<ReturnType<typeof loadRunData>>;
+      let labelTokens: number[] | null = null;
       try {
         data = await loadRunData(settings, tokenizer.tokenizer, tokenizer.folder, maxLength);
+        const classes = data.classes;
+        if (classes !== null && settings.labelMode === 'words') {
+          labelTokens = labelWordIds(tokenizer.tokenizer, classes, settings.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR);
+        }
         const base =
-          data.classes === null
+          classes === null
             ? model
-            : withClassificationHead(model, { id2label: data.classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
+            : labelTokens !== null
+              ? withLabelWords(model, { id2label: classes, tokenIds: labelTokens })
+              : withClassificationHead(model, { id2label: classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
         peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
         if (settings.adapter.method === 'road' && settings.adapter.pairs !== null) restrictRoadPairs(peft, 'default', parsePairSelection(settings.adapter.pairs));
         trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, inputs: data.inputs, outDir: settings.out }, progress.hooks);
@@ -176,7 +195,7 @@ export async function train(cli: TrainFlags & { config?: string }, io: CliIo): P
         `${trainer.totalSteps} optimizer steps${resuming ? ' (resuming)' : ''}`);
       const report = await trainer.run();
       progress.stop();
-      const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report, classes: data.classes };
+      const full: TrainCommandReport = { ...report, method: settings.adapter, data: data.report, classes: data.classes, labelTokens };
       if (settings.json) printJson(io, full);
       else printReport(io, full);
     } finally {

@@ -1,12 +1,12 @@
 // The data of a `roadster train` run: the training file (and the eval file, or a seeded split of the training
 // file) loaded through the token cache in `<out>/.cache`, and the trainer's batch sources. With
-// --label-mode classify, both files must be text/label records with the same classes (the head's labels).
+// --label-mode classify or words, both files must be text/label records with the same classes (the head's labels).
 
 import { join } from 'node:path';
 import type { Tokenizer } from '../../io/tokenizer/index.ts';
 import type { BatchSource } from '../../train/batch.ts';
 import { RoadsterError } from '../../errors.ts';
-import { defaultPadId, hashFile, KNOWN_ROLES, loadDataset, MAX_CHARS_PER_TOKEN, tokenizerDigest, type LoadReport, type TokenizedDataset } from '../../train/data/index.ts';
+import { DEFAULT_PROMPT_SEPARATOR, defaultPadId, hashFile, KNOWN_ROLES, loadDataset, MAX_CHARS_PER_TOKEN, tokenizerDigest, type LoadReport, type TokenizedDataset } from '../../train/data/index.ts';
 import type { RunInput } from '../../train/trainer.ts';
 import { CACHE_DIR } from './out-dir.ts';
 import type { TrainSettings } from './settings.ts';
@@ -49,17 +49,17 @@ export interface RunData {
   readonly train: BatchSource;
   readonly eval: BatchSource | null;
   readonly report: DataReport;
-  /** --label-mode classify: the class names by index (the classification head's id2label); else null. */
+  /** --label-mode classify or words: the class names by index (the head's id2label); else null. */
   readonly classes: readonly string[] | null;
   /** The data files and the tokenizer with their content hashes (--resume refuses a change). */
   readonly inputs: Readonly<Record<string, RunInput>>;
 }
 
-/** Checks that classify mode got text/label records and that the eval file has the training file's classes. */
+/** Checks that classify and words modes got text/label records and that the eval file has the training file's classes. */
 function checkClassify(settings: TrainSettings, train: TokenizedDataset, evalFile: TokenizedDataset | null): readonly string[] {
   const names = train.info.classNames;
   if (train.info.format !== 'classification' || names === undefined) {
-    throw new RoadsterError('E_DATA', `--label-mode classify needs text/label records ({"text": ..., "label": ...}); ${settings.data} holds ${train.info.format} records.`);
+    throw new RoadsterError('E_DATA', `--label-mode ${settings.labelMode} needs text/label records ({"text": ..., "label": ...}); ${settings.data} holds ${train.info.format} records.`);
   }
   const other = evalFile?.info.classNames;
   if (evalFile !== null && (other === undefined || JSON.stringify(other) !== JSON.stringify(names))) {
@@ -137,16 +137,18 @@ export async function loadRunData(settings: TrainSettings, tokenizer: Tokenizer,
       tokenizer,
       maxLength,
       format: settings.format,
-      labelMode: settings.labelMode,
+      // label words read the records as classify mode does, with the separator kept after every cut text
+      labelMode: settings.labelMode === 'words' ? 'classify' : settings.labelMode,
+      classifySuffix: settings.labelMode === 'words' ? (settings.promptSeparator ?? DEFAULT_PROMPT_SEPARATOR) : undefined,
       labelNames: settings.labelNames,
-      promptSeparator: settings.promptSeparator,
+      promptSeparator: settings.labelMode === 'words' ? undefined : settings.promptSeparator,
       skipBadLines: settings.skipBadLines,
       cacheDir: join(settings.out, CACHE_DIR),
       tokenizerFolder,
     });
   const trainFile = await load(settings.data);
   const evalFile = settings.evalData === null ? null : await load(settings.evalData);
-  const classes = settings.labelMode === 'classify' ? checkClassify(settings, trainFile.dataset, evalFile?.dataset ?? null) : null;
+  const classes = settings.labelMode !== 'generate' ? checkClassify(settings, trainFile.dataset, evalFile?.dataset ?? null) : null;
   let train: TokenizedDataset = trainFile.dataset;
   let evalSet: TokenizedDataset | null = evalFile?.dataset ?? null;
   if (evalFile === null && settings.evalSplit > 0) {

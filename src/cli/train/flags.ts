@@ -6,10 +6,17 @@ import { InvalidArgumentError, Option } from 'commander';
 import { ROAD_VARIANTS, type RoadVariant } from '../../adapters/road/math.ts';
 import { DATA_FORMATS, type DataFormat } from '../../train/data/formats.ts';
 import type { LabelNames } from '../../train/data/labels.ts';
-import { LABEL_MODES, type LabelMode } from '../../train/data/tokenize.ts';
+import { LABEL_MODES } from '../../train/data/tokenize.ts';
 import { SCHEDULE_KINDS, type ScheduleKind } from '../../train/schedule.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../../train/config.ts';
 import { QUANTIZE_WEIGHTS, type QuantizeWeights } from '../../runtime/quantize-weights.ts';
+
+/**
+ * --label-mode: the data's label modes, and label words (the records read as in classify mode with the prompt
+ * separator as the suffix, classified through the language model's own logits of one token per class).
+ */
+export const TRAIN_LABEL_MODES = [...LABEL_MODES, 'words'] as const;
+export type TrainLabelMode = (typeof TRAIN_LABEL_MODES)[number];
 
 /** What the user gave, on the command line or in the config file (every flag optional here). */
 export interface TrainFlags {
@@ -47,7 +54,7 @@ export interface TrainFlags {
   readonly recompute?: boolean;
   readonly logEvery?: number;
   readonly skipBadLines?: boolean;
-  readonly labelMode?: LabelMode;
+  readonly labelMode?: TrainLabelMode;
   readonly promptSeparator?: string;
   readonly labelNames?: LabelNames;
   readonly threads?: number;
@@ -125,12 +132,13 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
   logEvery: { kind: { type: 'int', min: 1 }, value: 'n', help: 'print a progress line every N steps when stderr is not a terminal', shownDefault: 10 },
   skipBadLines: { kind: { type: 'switch' }, help: 'skip and count bad JSONL lines instead of stopping at the first' },
   labelMode: {
-    kind: { type: 'choice', choices: LABEL_MODES },
+    kind: { type: 'choice', choices: TRAIN_LABEL_MODES },
     value: 'mode',
-    help: 'text/label records: generate (the label words as a completion) or classify (a sequence-classification head, trained with the adapter and saved in modules_to_save)',
+    help: 'text/label records: generate (the label words as a completion), classify (a sequence-classification head, trained with the adapter and saved in modules_to_save) ' +
+      'or words (the language model\'s logits of each class\'s one-token word after --prompt-separator, the loss over those words only; the adapter stays a CAUSAL_LM adapter and composes)',
     shownDefault: 'generate',
   },
-  promptSeparator: { kind: { type: 'string' }, value: 'text', help: 'text/label records in generate mode: text between the text and its label words', shownDefault: '"\\nLabel:"' },
+  promptSeparator: { kind: { type: 'string' }, value: 'text', help: 'text/label records in generate and words modes: text between the text and its label words', shownDefault: '"\\nLabel:"' },
   labelNames: { kind: { type: 'label-names' }, value: 'words', help: 'text/label records: the words of each class, comma-separated by class index (classify: the id2label names)' },
   threads: { kind: { type: 'int', min: 1 }, value: 'n', help: 'intra-op threads', shownDefault: 'all available' },
   quantize: { kind: { type: 'choice', choices: QUANTIZE_WEIGHTS }, value: 'q', help: 'frozen matmul weights: none (float32), int8 (int8 forward products), int8-all (backward too, but the head gradient; fastest, validate the fit)', shownDefault: 'none' },

@@ -8,11 +8,11 @@ import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { RoadVariant } from '../../adapters/road/math.ts';
 import { type PairSelection, formatPairSelection, parsePairSelection, selectedPairs } from '../../adapters/road/pairs.ts';
-import type { DataFormat, LabelMode, LabelNames } from '../../train/data/index.ts';
+import type { DataFormat, LabelNames } from '../../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../train/trainer.ts';
 import type { QuantizeWeights } from '../../runtime/index.ts';
 import { usageError } from '../io.ts';
-import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags } from './flags.ts';
+import { camelKey, FLAG_KEYS, flagName, parseFileValue, type TrainFlags, type TrainLabelMode } from './flags.ts';
 
 /** The adapter to train. */
 export type AdapterSettings =
@@ -43,8 +43,8 @@ export interface TrainSettings {
   readonly batchSize: number;
   readonly pack: boolean;
   readonly skipBadLines: boolean;
-  /** Classification records: generate the label words, or train a sequence-classification head. */
-  readonly labelMode: LabelMode;
+  /** Classification records: generate the label words, train a sequence-classification head, or classify by label words. */
+  readonly labelMode: TrainLabelMode;
   readonly promptSeparator: string | undefined;
   readonly labelNames: LabelNames | undefined;
   /** The trainer's settings (outDir aside). */
@@ -196,10 +196,10 @@ export function resolveSettings(flags: TrainFlags): TrainSettings {
   onlyWith(flags, ['evalEvery'], flags.evalData !== undefined || evalSplit > 0, 'with eval data (--eval-data or --eval-split)');
   const labelMode = flags.labelMode ?? 'generate';
   if (labelMode === 'classify' && flags.promptSeparator !== undefined) {
-    throw usageError('--prompt-separator only applies to --label-mode generate (a classification head reads the text alone).');
+    throw usageError('--prompt-separator only applies to --label-mode generate and words (a classification head reads the text alone).');
   }
-  if (labelMode === 'classify' && flags.pack === true) {
-    throw usageError('--pack does not apply to --label-mode classify: each row is one example, classified by its last token.');
+  if (labelMode !== 'generate' && flags.pack === true) {
+    throw usageError(`--pack does not apply to --label-mode ${labelMode}: each row is one example, classified by its last token.`);
   }
   return {
     model,
