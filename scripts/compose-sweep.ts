@@ -2,13 +2,18 @@
 // trained as the demo trains them, each alone on its own task's training sample, then A alone, B alone and their
 // product scored on validation examples drawn from each task's training pool outside the training sample. The
 // test splits are never read. Besides accuracy it prints, on each task, the AUC of the margin
-// log p(second label) - log p(first label) and its mean per class, so a product that only shifts the margin (calibration) is told
-// apart from one that scrambles the ranking, and the accuracy after contextual calibration (the margin minus the
-// model's mean margin on content-free prompts, Zhao et al. 2021), which needs no data.
+// log p(second label) - log p(first label) and its mean per class, so a product that only shifts the margin
+// (calibration) is told apart from one that scrambles the ranking, and the accuracy after contextual calibration
+// (the margin minus the model's mean margin on content-free prompts, Zhao et al. 2021), which needs no data.
 //
 //   npx tsx scripts/compose-sweep.ts [--steps 150] [--spam-lr 2e-2,5e-2] [--era-lr 5e-2] [--val-per-class 100]
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
+//     [--objective label-words|lm] [--seed N]
+//
+// --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
+//   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
+//   margin of the words' and EOS's log-likelihoods). --seed changes the training and validation draws and the init.
 //
 // Two composition-aware trainings, neither of which uses the other task's data:
 // --noise: at every micro-batch the pairs outside the adapter's subspace (frozen by its mask) take random values,
@@ -40,10 +45,11 @@ import { balancedPassages, isTestPassage, loadSotuPassages } from '../src/demo/s
 import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from '../src/demo/spam-data.ts';
 import { Tokenizer } from '../src/io/tokenizer/index.ts';
 import { CausalLM } from '../src/models/causal-lm.ts';
+import { withLabelWords } from '../src/models/label-words.ts';
 import { Runtime } from '../src/runtime/index.ts';
 import { seededNormals } from '../src/seeded-random.ts';
 import { promptOf } from '../src/train/classify.ts';
-import { TokenizedDataset, type TokenizedExample, defaultPadId, loadDataset } from '../src/train/data/index.ts';
+import { TokenizedDataset, type TokenizedExample, defaultPadId, labelWordIds, loadDataset } from '../src/train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
@@ -64,6 +70,8 @@ const { values } = parseArgs({
     noise: { type: 'string' },
     distill: { type: 'string' },
     'refit-threshold': { type: 'boolean', default: false },
+    objective: { type: 'string', default: 'label-words' },
+    seed: { type: 'string' },
   },
 });
 const o = {
@@ -71,7 +79,10 @@ const o = {
   ...(values.steps ? { steps: Number(values.steps) } : {}),
   ...(values['max-chars'] ? { maxChars: Number(values['max-chars']) } : {}),
   ...(values['max-length'] ? { maxLength: Number(values['max-length']) } : {}),
+  ...(values.seed ? { seed: Number(values.seed) } : {}),
 };
+if (values.objective !== 'label-words' && values.objective !== 'lm') throw new Error(`--objective is label-words or lm, not ${values.objective}`);
+const labelWords = values.objective === 'label-words';
 const list = (s: string | undefined) => (s ? s.split(',').filter((x) => x !== '').map(Number) : []);
 const valPerClass = Number(values['val-per-class']);
 const out = (record: object) => console.log(JSON.stringify(record));
@@ -91,10 +102,11 @@ try {
   const eraTrain = balancedPassages(sotuPool, n, seed + 31);
   const usedPassages = new Set(eraTrain);
   const eraVal = balancedPassages(sotuPool.filter((p) => !usedPassages.has(p)), valPerClass, seed + 41);
-  const load = async (name: string, records: { text: string; label: string }[], labelNames: string[], promptSeparator: string) => {
+  const load = async (name: string, records: { text: string; label: string }[], labelNames: string[], promptSeparator: string, classify = false) => {
     const file = join(scratch, `${name}.jsonl`);
     writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    return (await loadDataset(file, { tokenizer, maxLength: o.maxLength, labelNames, promptSeparator })).dataset;
+    const mode = classify ? { labelMode: 'classify' as const, classifySuffix: promptSeparator } : { promptSeparator };
+    return (await loadDataset(file, { tokenizer, maxLength: o.maxLength, labelNames, ...mode })).dataset;
   };
   const spamSep = values['spam-sep']!;
   const spamWords = values['spam-words']!.split(',');
@@ -106,11 +118,23 @@ try {
     eraTrain: await load('era-train', eraRecords(eraTrain), ['early', 'modern'], '\nEra:'),
     eraVal: await load('era-val', eraRecords(eraVal), ['early', 'modern'], '\nEra:'),
   };
+  // --objective label-words (the demo's): each adapter trains on its task's label-words model (the loss over the
+  // two label tokens at the cue's last token, models/label-words.ts) on classify-mode records with the cue as
+  // suffix; --objective lm trains the causal-LM loss on the label words and EOS
+  const classifySets = labelWords
+    ? {
+        spam: await load('spam-train-cls', spamRecords(spamTrain), spamWords, spamSep, true),
+        era: await load('era-train-cls', eraRecords(eraTrain), ['early', 'modern'], '\nEra:', true),
+      }
+    : null;
+  const labelWordsModel = (set: TokenizedDataset, cue: string) =>
+    withLabelWords(base, { id2label: set.info.classNames!, tokenIds: labelWordIds(tokenizer, set.info.classNames!, cue) });
   out({ settings: { steps: o.steps, maxChars, maxLength: o.maxLength, spamSep, spamWords, train: n, val: valPerClass } });
   // --distill K: K prompt positions per training example also carry the base model's own arg-max next token as
   // their label (hard self-distillation), so the adapter learns its task while keeping the base model's
   // predictions on its own texts (a locality regulariser that needs no data of the other task).
   if (values.distill) {
+    if (labelWords) throw new Error('--distill labels prompt positions for the causal-LM loss: give --objective lm');
     const k = Number(values.distill);
     const normal = seededNormals(seed + 7);
     const distill = async (set: TokenizedDataset): Promise<TokenizedDataset> => {
@@ -148,9 +172,16 @@ try {
   const modelType = base.config.modelType;
   const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
   const lora = () => loraConfig({ r: o.loraRank, loraAlpha: 2 * o.loraRank, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
-  const train = async (name: string, config: AdapterConfig, set: TokenizedDataset, pairs: string | null, lr: number, steps = o.steps) => {
+  const train = async (name: string, config: AdapterConfig, given: TokenizedDataset, pairs: string | null, lr: number, steps = o.steps) => {
     const t0 = performance.now();
-    const peft = PeftModel.getPeftModel(base, runtime, config, name, seed);
+    let set = given;
+    let model = base;
+    if (classifySets !== null) {
+      const spam = given === sets.spamTrain;
+      model = labelWordsModel(given, spam ? spamSep : '\nEra:');
+      set = spam ? classifySets.spam : classifySets.era;
+    }
+    const peft = PeftModel.getPeftModel(model, runtime, config, name, seed);
     if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
     if (pairs !== null && values.noise) {
       // the trainer calls lossAndGrads once per micro-batch: wrap it to draw the complement's values first
@@ -220,6 +251,8 @@ try {
     }
     return result;
   };
+  // label words score the label token alone (what their loss trains); the lm objective the label's words and EOS
+  const completionsOf = (set: TokenizedDataset) => set.info.classCompletions!.map((c) => (labelWords ? c.slice(0, 1) : c));
   // Content-free inputs (Zhao et al. 2021, "Calibrate before use"): the margin the model gives with no content.
   const contentFree = (set: TokenizedDataset, sep: string, texts: string[]) =>
     texts.map((text) => [...tokenizer.encode(text), ...tokenizer.encode(sep, { addSpecialTokens: false })]);
@@ -228,8 +261,8 @@ try {
     era: contentFree(sets.eraVal, '\nEra:', ['', 'N/A', '[MASK]']),
   };
   const margins = async (entry: AdapterEntry<AdapterConfig> | null, set: TokenizedDataset): Promise<number[] & { cf?: number }> => {
-    const m: number[] & { cf?: number } = await promptMargins(entry, set.examples.map(promptOf), set.info.classCompletions!);
-    const free = await promptMargins(entry, set === sets.spamVal ? cf.spam : cf.era, set.info.classCompletions!);
+    const m: number[] & { cf?: number } = await promptMargins(entry, set.examples.map(promptOf), completionsOf(set));
+    const free = await promptMargins(entry, set === sets.spamVal ? cf.spam : cf.era, completionsOf(set));
     m.cf = free.reduce((a, b) => a + b, 0) / free.length;
     return m;
   };
@@ -258,7 +291,7 @@ try {
       // its validation examples: nothing is trained, but the composed model is scored with its training data
       for (const [task, train, val] of [['spam', sets.spamTrain, sets.spamVal], ['era', sets.eraTrain, sets.eraVal]] as const) {
         for (const [who, entry] of [[task === 'spam' ? 'A' : 'B', task === 'spam' ? a : b], ['A·B', abEntry]] as const) {
-          const fit = await promptMargins(entry, train.examples.map(promptOf), train.info.classCompletions!);
+          const fit = await promptMargins(entry, train.examples.map(promptOf), completionsOf(train));
           const y = train.examples.map((e) => e.classLabel!);
           const candidates = [...fit].sort((p, q) => p - q);
           let best = { t: 0, acc: -1 };
@@ -267,7 +300,7 @@ try {
             const acc = fit.filter((x, k) => (x > t ? 1 : 0) === y[k]).length / fit.length;
             if (acc > best.acc) best = { t, acc };
           }
-          const m = await promptMargins(entry, val.examples.map(promptOf), val.info.classCompletions!);
+          const m = await promptMargins(entry, val.examples.map(promptOf), completionsOf(val));
           const yv = val.examples.map((e) => e.classLabel!);
           out({ eval: `${tag} ${who} on ${task}, threshold re-fitted on its training examples`, threshold: +best.t.toFixed(3), trainAcc: best.acc, acc: m.filter((x, k) => (x > best.t ? 1 : 0) === yv[k]).length / m.length });
         }
