@@ -2,7 +2,8 @@
 // predicts ham) swap in the coordinates of a subspace from spam e-mails (sources it predicts spam), at every
 // adapted layer, and count how often the prediction becomes spam. The subspace is A's pairs; the baseline is
 // random pairs of the same number per group (drawn per layer), and B's pairs (disjoint from A's) as a second
-// control. A prediction is the class whose label token has the larger logit.
+// control. A prediction is the class whose label token has the larger logit. The same three rates per decoder layer
+// (A's pairs in that layer's adapted modules only) locate where A's decision is read.
 
 import type { PeftModel } from '../adapters/peft-model.ts';
 import { parsePairSelection, selectedPairs } from '../adapters/road/pairs.ts';
@@ -23,6 +24,17 @@ export interface IiaReport {
   readonly examples: number;
   readonly sites: number;
   readonly positions: 'last token';
+  /** The same rates with the swap in one decoder layer's adapted modules only. */
+  readonly layers: readonly LayerIia[];
+}
+
+/** IIA with the swap in one decoder layer. */
+export interface LayerIia {
+  readonly layer: number;
+  readonly sites: number;
+  readonly flipRate: number;
+  readonly random: { readonly mean: number; readonly draws: readonly number[] };
+  readonly complement: number;
 }
 
 /** The prompts to intervene on: token ids ending where the label token is predicted, their classes and those tokens. */
@@ -81,30 +93,33 @@ export async function subspaceIia(peft: PeftModel, test: IiaPrompts, s: IiaSetti
   const subspace = `A's pairs ${s.subspace} of every group, at all ${s.sites.length} adapted layers`;
   if (bases.length === 0 || sources.length === 0) {
     // the model predicts one class only: no (ham base, spam source) pair to flip
-    return { flipRate: null, model: s.model, subspace, random: { mean: null, draws: [] }, complement: null, examples: 0, sites: s.sites.length, positions: 'last token' };
+    return { flipRate: null, model: s.model, subspace, random: { mean: null, draws: [] }, complement: null, examples: 0, sites: s.sites.length, positions: 'last token', layers: [] };
   }
   const examples = bases.slice(0, s.pairs).map((base, i) => ({ base, source: sources[i % sources.length], expected: spam }));
   const widths = new Map(peft.base.linearSites().map((x) => [x.path, x.outFeatures]));
-  const sitesFor = (pairsOf: () => boolean[]): InterventionSite[] => s.sites.map((path) => ({ path, coordinates: pairCoordinates(widths.get(path)!, s.groupSize, pairsOf()) }));
   const rate = async (sites: InterventionSite[]) => (await interchangeAccuracy(peft, examples, { sites, candidates, padId: s.padId, batchSize: 8 })).iia;
   const mine = selectedPairs(parsePairSelection(s.subspace), s.groupSize);
   const other = selectedPairs(parsePairSelection(s.complement), s.groupSize);
-  const flipRate = await rate(sitesFor(() => mine));
-  const complement = await rate(sitesFor(() => other));
   const count = mine.filter(Boolean).length;
-  const draws: number[] = [];
-  for (let d = 0; d < s.randomDraws; d++) {
-    const next = seededUniforms(s.seed * 1009 + d + 1);
-    draws.push(await rate(sitesFor(() => randomPairs(s.groupSize / 2, count, next))));
-  }
-  return {
-    flipRate,
-    model: s.model,
-    subspace,
-    random: { mean: draws.reduce((a, b) => a + b, 0) / Math.max(1, draws.length), draws },
-    complement,
-    examples: examples.length,
-    sites: s.sites.length,
-    positions: 'last token',
+  // A's pairs, B's pairs and random draws of the same size at `paths`
+  const rates = async (paths: readonly string[]) => {
+    const sitesFor = (pairsOf: () => boolean[]): InterventionSite[] => paths.map((path) => ({ path, coordinates: pairCoordinates(widths.get(path)!, s.groupSize, pairsOf()) }));
+    const flipRate = await rate(sitesFor(() => mine));
+    const complement = await rate(sitesFor(() => other));
+    const draws: number[] = [];
+    for (let d = 0; d < s.randomDraws; d++) {
+      const next = seededUniforms(s.seed * 1009 + d + 1);
+      draws.push(await rate(sitesFor(() => randomPairs(s.groupSize / 2, count, next))));
+    }
+    return { flipRate, complement, random: { mean: draws.reduce((a, b) => a + b, 0) / Math.max(1, draws.length), draws } };
   };
+  const whole = await rates(s.sites);
+  const byLayer = new Map<number, string[]>();
+  for (const path of s.sites) {
+    const layer = /\.layers\.(\d+)\./.exec(path);
+    if (layer !== null) byLayer.set(Number(layer[1]), [...(byLayer.get(Number(layer[1])) ?? []), path]);
+  }
+  const layers: LayerIia[] = [];
+  for (const [layer, paths] of [...byLayer].sort((a, b) => a[0] - b[0])) layers.push({ layer, sites: paths.length, ...(await rates(paths)) });
+  return { ...whole, model: s.model, subspace, examples: examples.length, sites: s.sites.length, positions: 'last token', layers };
 }

@@ -43,6 +43,9 @@ test('the compose demo end to end at a tiny scale: label-words adapters on disjo
     assert.equal(saved.task_type, 'CAUSAL_LM');
     assert.ok(saved.modules_to_save === null || saved.modules_to_save === undefined);
     assert.ok(report.iia.examples <= 2 && report.iia.sites === 42, `${report.iia.examples} pairs at ${report.iia.sites} sites`);
+    if (report.iia.examples > 0) {
+      assert.deepEqual(report.iia.layers.map((l) => [l.layer, l.sites]), [0, 1, 2, 3, 4, 5].map((l) => [l, 7]), 'one row per decoder layer, its 7 adapted modules');
+    }
   } finally {
     await runtime.release();
     rmSync(outDir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import type { Weight } from '../../src/models/load-weights.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
 import { relativeError } from '../support/all-close.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
+import { onePairModel } from '../support/one-pair-model.ts';
 
 const runtime = new Runtime({ threads: 1 });
 after(() => runtime.release());
@@ -84,24 +85,7 @@ test('zero-ablation of all coordinates equals a zeroed module; mean-ablation use
 });
 
 test('IIA on a constructed model: only pair 0 of group 4 of the last down_proj reaches the logits', async () => {
-  const base = await CausalLM.fromFolder(TINY_LLAMA);
-  const w = (name: string) => base.weights.get(name)!;
-  const replaced = new Map<string, Weight>();
-  const edit = (name: string, f: (data: Float32Array, cols: number) => void) => {
-    const old = w(name);
-    const data = Float32Array.from(old.data);
-    f(data, old.shape[1] ?? 1);
-    replaced.set(name, { shape: old.shape, data });
-  };
-  // embeddings live in coordinates 0-31; attention writes nothing; only layer 1's MLP writes, into 32-63;
-  // the head reads coordinates 32 and 36 (pair 0 of group 4 under group size 8)
-  edit('model.embed_tokens.weight', (x, c) => x.forEach((_, i) => (i % c >= 32 ? (x[i] = 0) : 0)));
-  for (const l of [0, 1]) edit(`model.layers.${l}.self_attn.o_proj.weight`, (x) => x.fill(0));
-  edit('model.layers.0.mlp.down_proj.weight', (x) => x.fill(0));
-  edit('model.layers.1.mlp.down_proj.weight', (x, c) => x.forEach((_, i) => (Math.floor(i / c) < 32 ? (x[i] = 0) : 0)));
-  edit('lm_head.weight', (x, c) => x.forEach((_, i) => (i % c !== 32 && i % c !== 36 ? (x[i] = 0) : 0)));
-  edit('model.norm.weight', (x) => x.fill(1));
-  const peft = new PeftModel(base.withWeights(replaced), runtime);
+  const peft = new PeftModel(await onePairModel(), runtime);
   const candidates = [10, 20, 30, 40];
   const rows = Array.from({ length: 24 }, (_, i) => Array.from({ length: 3 + (i % 4) }, (_, t) => (i * 37 + t * 11 + 1) % 256));
   const clean = lastTokenPredictions((await captureOutputs(peft, rows, [])).logits, rows.map((r) => r.length), candidates);

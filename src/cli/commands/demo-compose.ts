@@ -36,6 +36,10 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
   io.stdout.write(`\n${r.composition.note}\n`);
   const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
   io.stdout.write(`IIA (${r.iia.model}; ${r.iia.examples} ham bases, spam sources, last token): A's pairs ${rate(r.iia.flipRate)}, random pairs of the same size ${rate(r.iia.random.mean)}, B's pairs ${rate(r.iia.complement)}\n`);
+  if (r.iia.layers.length > 0) {
+    const layers = r.iia.layers.map((l) => `${l.layer}: ${rate(l.flipRate)} / ${rate(l.random.mean)} / ${rate(l.complement)}`);
+    io.stdout.write(`IIA in one layer at a time (A's / random / B's pairs): ${layers.join('; ')}\n`);
+  }
   io.stdout.write(`report: ${r.outDir}/compose-report.json; ${r.timeSeconds.toFixed(0)} s in all\n`);
 }
 
