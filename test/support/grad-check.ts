@@ -43,3 +43,27 @@ export async function checkGradients(
   }
   return worst;
 }
+
+/**
+ * Central differences of `loss()` at `entries` of a live parameter array (changed in place and restored) against
+ * the gradient `g` there: |numeric - analytic| <= 1e-7 + 1e-6 |numeric|.
+ */
+export async function checkEntries(
+  loss: () => Promise<number>,
+  data: Float32Array | Float64Array,
+  g: ArrayLike<number>,
+  entries: readonly number[],
+  what: string,
+  h = 1e-6,
+): Promise<void> {
+  for (const i of entries) {
+    const x = data[i];
+    data[i] = x + h;
+    const up = await loss();
+    data[i] = x - h;
+    const down = await loss();
+    data[i] = x;
+    const fd = (up - down) / (2 * h);
+    assert.ok(Math.abs(fd - g[i]) <= 1e-7 + 1e-6 * Math.abs(fd), `${what}[${i}]: finite difference ${fd}, gradient ${g[i]}`);
+  }
+}

@@ -81,45 +81,23 @@ export function argmaxRows(logits: HostTensor): number[] {
   });
 }
 
-export class ClassificationHead implements ModelHead, SequenceClassification {
-  readonly type = 'classification' as const;
-  readonly taskType = 'SEQ_CLS' as const;
-  readonly description = 'a sequence classifier';
-  readonly lossInputs = 'classLabels (one class index per row)';
-  readonly generates = false;
-  readonly id2label: readonly string[];
-  readonly padTokenId: number | null;
-
-  constructor(
-    readonly config: ModelConfig,
-    spec: SequenceClassification,
-  ) {
-    this.id2label = spec.id2label;
-    this.padTokenId = spec.padTokenId;
-  }
-
+/**
+ * What every head that classifies each row's last real token into K classes shares (the sequence classifier's
+ * score, label words' rows of lm_head): the pooled class logits [B, K] from a score [K, C] (or [B, K, C]) and their
+ * mean cross-entropy, the host feeds, the loss terms (rows) and the arg-max check. Subclasses give the score.
+ */
+export abstract class LastTokenClassHead {
+  abstract readonly lossInputs: string;
   /** K, the number of classes. */
-  get numLabels(): number {
-    return this.id2label.length;
-  }
-
-  /** The head's labels and pad id as config.json describes them. */
-  get spec(): SequenceClassification {
-    return { id2label: this.id2label, padTokenId: this.padTokenId };
-  }
-
-  weightSpecs(): WeightSpec[] {
-    return [{ name: names.score, shape: [this.numLabels, this.config.hiddenSize] }];
-  }
-
-  ownWeights(): WeightSpec[] {
-    return this.weightSpecs(); // PeftModelForSequenceClassification's modules_to_save: "classifier", "score"
-  }
+  abstract get numLabels(): number;
+  /** The graph scope of the class logits. */
+  protected abstract readonly scope: string;
+  /** The score [K, C] (or [B, K, C]) the pooled hidden state is multiplied by. */
+  protected abstract score(b: GraphBuilder, ctx: HeadTraceContext): Tensor;
 
   trace(b: GraphBuilder, hidden: Tensor, ctx: HeadTraceContext): { logits: Tensor; loss?: Tensor } {
     const pool = b.input(CLASSIFICATION_INPUTS.pool, ctx.dtype, ['B', 1, 'T']); // [B, 1, T]
-    const score = ctx.param(names.score); // [K, C] or [B, K, C]
-    const logits = b.scope('score', () => classifierLogits(hidden, pool, score)); // [B, K]
+    const logits = b.scope(this.scope, () => classifierLogits(hidden, pool, this.score(b, ctx))); // [B, K]
     if (!ctx.withLoss) return { logits };
     const labels = b.input(CLASSIFICATION_INPUTS.classLabels, 'int64', ['B']); // [B]
     return { logits, loss: classificationLoss(logits, labels) };
@@ -144,6 +122,50 @@ export class ClassificationHead implements ModelHead, SequenceClassification {
 
   rowsCorrect(logits: HostTensor, batch: HeadBatch): RowCorrect[] {
     return argmaxRows(logits).map((p, i) => (batch.classLabels ? p === batch.classLabels[i] : null));
+  }
+}
+
+export class ClassificationHead extends LastTokenClassHead implements ModelHead, SequenceClassification {
+  readonly type = 'classification' as const;
+  readonly taskType = 'SEQ_CLS' as const;
+  readonly description = 'a sequence classifier';
+  readonly lossInputs = 'classLabels (one class index per row)';
+  readonly generates = false;
+  readonly id2label: readonly string[];
+  readonly padTokenId: number | null;
+
+  constructor(
+    readonly config: ModelConfig,
+    spec: SequenceClassification,
+  ) {
+    super();
+    this.id2label = spec.id2label;
+    this.padTokenId = spec.padTokenId;
+  }
+
+  /** K, the number of classes. */
+  get numLabels(): number {
+    return this.id2label.length;
+  }
+
+  /** The head's labels and pad id as config.json describes them. */
+  get spec(): SequenceClassification {
+    return { id2label: this.id2label, padTokenId: this.padTokenId };
+  }
+
+  weightSpecs(): WeightSpec[] {
+    return [{ name: names.score, shape: [this.numLabels, this.config.hiddenSize] }];
+  }
+
+  ownWeights(): WeightSpec[] {
+    return this.weightSpecs(); // PeftModelForSequenceClassification's modules_to_save: "classifier", "score"
+  }
+
+  protected readonly scope = 'score';
+
+  /** The model's score.weight [K, C], or the adapters' copies [B, K, C] in mixed batches. */
+  protected score(_b: GraphBuilder, ctx: HeadTraceContext): Tensor {
+    return ctx.param(names.score);
   }
 
   runIdentity(): Record<string, unknown> {

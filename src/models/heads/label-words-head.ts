@@ -15,7 +15,7 @@ import type { GraphBuilder, Tensor } from '../../graph/tracer.ts';
 import type { ModelConfig } from '../../io/config/index.ts';
 import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { WeightSpec } from '../llama/checkpoint-names.ts';
-import { CLASSIFICATION_INPUTS, argmaxRows, classLabelTensor, classificationLoss, classifierLogits, lastTokenPool } from './classification-head.ts';
+import { LastTokenClassHead } from './classification-head.ts';
 import type { HeadBatch, HeadTraceContext, ModelHead, RowCorrect } from './head.ts';
 import { LmHead } from './lm-head.ts';
 
@@ -47,7 +47,7 @@ export function checkLabelWords(spec: LabelWords, vocabSize: number): LabelWords
   return { id2label: [...id2label], tokenIds: [...tokenIds] };
 }
 
-export class LabelWordsHead implements ModelHead {
+export class LabelWordsHead extends LastTokenClassHead implements ModelHead {
   readonly type = 'label-words' as const;
   readonly taskType = 'CAUSAL_LM' as const;
   readonly description = 'a causal language model classifying by label words';
@@ -61,6 +61,7 @@ export class LabelWordsHead implements ModelHead {
     readonly config: ModelConfig,
     spec: LabelWords,
   ) {
+    super();
     const checked = checkLabelWords(spec, config.vocabSize);
     this.id2label = checked.id2label;
     this.tokenIds = checked.tokenIds;
@@ -81,37 +82,11 @@ export class LabelWordsHead implements ModelHead {
     return []; // the rows it reads are the frozen lm_head's
   }
 
-  trace(b: GraphBuilder, hidden: Tensor, ctx: HeadTraceContext): { logits: Tensor; loss?: Tensor } {
-    const pool = b.input(CLASSIFICATION_INPUTS.pool, ctx.dtype, ['B', 1, 'T']); // [B, 1, T]
-    const logits = b.scope('label_words', () => {
-      const ids = b.constant(this.tokenIds, 'int64', [this.numLabels]); // [K]
-      const rows = this.lm.weight(ctx.param).gather(ids, 0); // [K, C]
-      return classifierLogits(hidden, pool, rows); // [B, K]
-    });
-    if (!ctx.withLoss) return { logits };
-    const labels = b.input(CLASSIFICATION_INPUTS.classLabels, 'int64', ['B']); // [B]
-    return { logits, loss: classificationLoss(logits, labels) };
-  }
+  protected readonly scope = 'label_words';
 
-  hasLossInputs(batch: HeadBatch): boolean {
-    return batch.classLabels !== undefined;
-  }
-
-  feeds(batch: HeadBatch, dtype: 'float32' | 'float64', withLoss: boolean): Record<string, HostTensor> {
-    const feeds: Record<string, HostTensor> = { [CLASSIFICATION_INPUTS.pool]: lastTokenPool(batch, dtype) };
-    if (!withLoss) return feeds;
-    if (!batch.classLabels) throw new RoadsterError('E_USAGE', `the label-words loss needs ${this.lossInputs}`);
-    feeds[CLASSIFICATION_INPUTS.classLabels] = classLabelTensor(batch.classLabels, batch.inputIds.length, this.numLabels);
-    return feeds;
-  }
-
-  /** The loss is a mean over rows. */
-  lossTerms(batch: HeadBatch): number {
-    return batch.inputIds.length;
-  }
-
-  rowsCorrect(logits: HostTensor, batch: HeadBatch): RowCorrect[] {
-    return argmaxRows(logits).map((p, i) => (batch.classLabels ? p === batch.classLabels[i] : null));
+  /** The rows of the output matrix [V, C] for the label tokens: [K, C]. */
+  protected score(b: GraphBuilder, ctx: HeadTraceContext): Tensor {
+    return this.lm.weight(ctx.param).gather(b.constant(this.tokenIds, 'int64', [this.numLabels]), 0);
   }
 
   runIdentity(): Record<string, unknown> {
