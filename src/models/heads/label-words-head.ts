@@ -13,10 +13,9 @@
 import { RoadsterError } from '../../errors.ts';
 import type { GraphBuilder, Tensor } from '../../graph/tracer.ts';
 import type { ModelConfig } from '../../io/config/index.ts';
-import type { HostTensor } from '../../runtime/host-tensor.ts';
 import type { WeightSpec } from '../llama/checkpoint-names.ts';
 import { LastTokenClassHead } from './classification-head.ts';
-import type { HeadBatch, HeadTraceContext, ModelHead, RowCorrect } from './head.ts';
+import type { HeadTraceContext, ModelHead } from './head.ts';
 import { LmHead } from './lm-head.ts';
 
 /** The classes of a label-words head: their names and the vocabulary token of each. */
