@@ -9,7 +9,7 @@
 //   npx tsx scripts/compose-sweep.ts [--steps 150] [--spam-lr 2e-2,5e-2] [--era-lr 5e-2] [--val-per-class 100]
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
-//     [--objective label-words|lm] [--seed N]
+//     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...]
 //
 // --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
 //   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
@@ -72,6 +72,7 @@ const { values } = parseArgs({
     'refit-threshold': { type: 'boolean', default: false },
     objective: { type: 'string', default: 'label-words' },
     seed: { type: 'string' },
+    targets: { type: 'string', default: 'all-linear' },
   },
 });
 const o = {
@@ -170,7 +171,8 @@ try {
   }
 
   const modelType = base.config.modelType;
-  const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
+  const targetModules = values.targets === 'all-linear' ? 'all-linear' : values.targets!.split(',');
+  const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules, baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
   const lora = () => loraConfig({ r: o.loraRank, loraAlpha: 2 * o.loraRank, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
   const train = async (name: string, config: AdapterConfig, given: TokenizedDataset, pairs: string | null, lr: number, steps = o.steps) => {
     const t0 = performance.now();
