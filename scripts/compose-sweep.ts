@@ -9,7 +9,7 @@
 //   npx tsx scripts/compose-sweep.ts [--steps 150] [--spam-lr 2e-2,5e-2] [--era-lr 5e-2] [--val-per-class 100]
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
-//     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...]
+//     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...] [--model DIR]
 //
 // --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
 //   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
@@ -73,6 +73,7 @@ const { values } = parseArgs({
     objective: { type: 'string', default: 'label-words' },
     seed: { type: 'string' },
     targets: { type: 'string', default: 'all-linear' },
+    model: { type: 'string', default: SHIPPED_MODEL_DIR },
   },
 });
 const o = {
@@ -91,8 +92,9 @@ const out = (record: object) => console.log(JSON.stringify(record));
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-compose-sweep-'));
 const runtime = new Runtime({ threads: availableParallelism() });
 try {
-  const base = await CausalLM.fromFolder(SHIPPED_MODEL_DIR);
-  const tokenizer = await Tokenizer.fromFolder(SHIPPED_MODEL_DIR);
+  const modelDir = values.model!;
+  const base = await CausalLM.fromFolder(modelDir);
+  const tokenizer = await Tokenizer.fromFolder(modelDir);
   const padId = defaultPadId(tokenizer);
   const { seed, maxChars, trainPerClass: n } = o;
   const emailPool = loadSpamAssassin().filter((e) => !isTestEmail(e));
@@ -172,8 +174,8 @@ try {
 
   const modelType = base.config.modelType;
   const targetModules = values.targets === 'all-linear' ? 'all-linear' : values.targets!.split(',');
-  const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules, baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
-  const lora = () => loraConfig({ r: o.loraRank, loraAlpha: 2 * o.loraRank, targetModules: 'all-linear', baseModelNameOrPath: SHIPPED_MODEL_DIR }, modelType);
+  const road = () => roadConfig({ variant: o.variant, groupSize: o.groupSize, targetModules, baseModelNameOrPath: modelDir }, modelType);
+  const lora = () => loraConfig({ r: o.loraRank, loraAlpha: 2 * o.loraRank, targetModules: 'all-linear', baseModelNameOrPath: modelDir }, modelType);
   const train = async (name: string, config: AdapterConfig, given: TokenizedDataset, pairs: string | null, lr: number, steps = o.steps) => {
     const t0 = performance.now();
     let set = given;

@@ -7,8 +7,8 @@
 // tasks, by accuracy and by the ROC AUC of the label-logit margin (a product that only shifts the margin keeps the
 // AUC). Controls with the same steps: two all-pairs RoAd adapters composed by product, and two LoRA adapters
 // combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping A's subspace from spam sources into
-// ham bases at the last token, against random pairs of the same size. Progress goes through `hooks`; printing is
-// the CLI's job.
+// ham bases at the last token, at all adapted layers and one layer at a time, against random pairs of the same
+// size. Progress goes through `hooks`; printing is the CLI's job.
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,11 +45,11 @@ export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLo
 
 /**
  * Settings chosen on validation examples from each task's training pool (scripts/compose-sweep.ts, docs/compose.md):
- * RoAd at 1e-2 for 300 steps, where each adapter alone is within 3 points of the best seen for it (A 91 %, B 96 %)
- * and their product keeps the most of both (97 % and 98 %; 2e-2 for 150 steps kept 90 % of spam); LoRA at 1e-3, the better
- * of 1e-3 and 3e-3 for each adapter alone (92.5 % and 98.5 %). 400 test examples per class (the spam test split
- * has 403 spam e-mails): with 100 per class the sampling error of each accuracy (about ±3 points) could not tell a
- * product that keeps 93 % from one that keeps 97 %.
+ * RoAd at 1e-2 for 300 steps, where each adapter alone is within 3 points of the best seen for it (A 91 %,
+ * B 96 %) and their product keeps the most of both (97 % and 98 %; 2e-2 for 150 steps kept 90 % of spam); LoRA
+ * at 1e-3, the better of 1e-3 and 3e-3 for each adapter alone (92.5 % and 98.5 %). 400 test examples per class
+ * (the spam test split has 403 spam e-mails): with 100 per class the sampling error of each accuracy (about ±3
+ * points) could not tell a product that keeps 93 % from one that keeps 97 %.
  */
 export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'> = {
   trainPerClass: 200,
