@@ -10,6 +10,7 @@
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
 //     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...] [--model DIR]
+//     [--train-per-class N]
 //
 // --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
 //   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
@@ -74,6 +75,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     targets: { type: 'string', default: 'all-linear' },
     model: { type: 'string', default: SHIPPED_MODEL_DIR },
+    'train-per-class': { type: 'string' },
   },
 });
 const o = {
@@ -82,6 +84,7 @@ const o = {
   ...(values['max-chars'] ? { maxChars: Number(values['max-chars']) } : {}),
   ...(values['max-length'] ? { maxLength: Number(values['max-length']) } : {}),
   ...(values.seed ? { seed: Number(values.seed) } : {}),
+  ...(values['train-per-class'] ? { trainPerClass: Number(values['train-per-class']) } : {}),
 };
 if (values.objective !== 'label-words' && values.objective !== 'lm') throw new Error(`--objective is label-words or lm, not ${values.objective}`);
 const labelWords = values.objective === 'label-words';
