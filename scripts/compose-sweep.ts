@@ -10,7 +10,7 @@
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
 //     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...] [--model DIR]
-//     [--train-per-class N]
+//     [--train-per-class N] [--pairs-a 0/2] [--pairs-b 1/2]
 //
 // --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
 //   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
@@ -76,6 +76,8 @@ const { values } = parseArgs({
     targets: { type: 'string', default: 'all-linear' },
     model: { type: 'string', default: SHIPPED_MODEL_DIR },
     'train-per-class': { type: 'string' },
+    'pairs-a': { type: 'string', default: '0/2' },
+    'pairs-b': { type: 'string', default: '1/2' },
   },
 });
 const o = {
@@ -317,9 +319,9 @@ try {
 
   stats('base on spam', await margins(null, sets.spamVal), sets.spamVal);
   for (const eraLr of list(values['era-lr'])) {
-    const b = await train(`B_${eraLr}`, road(), sets.eraTrain, values['all-pairs'] ? null : '1/2', eraLr, Number(values['era-steps'] ?? o.steps));
+    const b = await train(`B_${eraLr}`, road(), sets.eraTrain, values['all-pairs'] ? null : values['pairs-b']!, eraLr, Number(values['era-steps'] ?? o.steps));
     for (const spamLr of list(values['spam-lr'])) {
-      const a = await train(`A_${spamLr}`, road(), sets.spamTrain, values['all-pairs'] ? null : '0/2', spamLr, Number(values['spam-steps'] ?? o.steps));
+      const a = await train(`A_${spamLr}`, road(), sets.spamTrain, values['all-pairs'] ? null : values['pairs-a']!, spamLr, Number(values['spam-steps'] ?? o.steps));
       await evalAll(`${values['all-pairs'] ? 'all-pairs ' : ''}A@${spamLr} B@${eraLr}`, a, b);
     }
   }
