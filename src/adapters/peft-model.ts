@@ -372,7 +372,9 @@ export class PeftModel {
    * records, `feeds` the wrapper's graph inputs. Causal LMs only; no mixed-adapter batches.
    */
   async runWrapped(batch: PeftBatch, wrap: LinearWrap, feeds: Record<string, HostTensor>, options: RunOptions = {}): Promise<Record<string, HostTensor>> {
-    if (this.base.head.type !== 'lm') throw new RoadsterError('E_USAGE', 'interventions run on causal LMs (vocabulary logits); this model is a sequence classifier');
+    if (this.base.head.type !== 'lm') {
+      throw new RoadsterError('E_USAGE', `interventions run on causal LMs (vocabulary logits); this model is ${this.base.head.description} (withoutLabelWords gives label words back their language model)`);
+    }
     if (batch.adapterNames) throw new RoadsterError('E_USAGE', 'interventions run one active adapter set, not mixed-adapter batches');
     return this.graphs.wrappedForward(batch, this.unmergedActive(), wrap, feeds, options.dtype ?? 'float32');
   }

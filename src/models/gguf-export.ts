@@ -185,8 +185,8 @@ export async function ggufFromModel(
       '(for quantized files, run llama.cpp\'s llama-quantize on the f32 or f16 export).');
   }
   if (model.head.type !== 'lm') {
-    throw new RoadsterError('E_GGUF', `${model.source} is ${model.head.description} (no lm_head); llama.cpp runs causal language ` +
-      'models only. Export the base model or merge a causal-LM adapter.');
+    throw new RoadsterError('E_GGUF', `${model.source} is ${model.head.description}, not a language model; llama.cpp runs causal language ` +
+      'models only. Export the base model or merge a causal-LM adapter (withoutLabelWords gives label words back their language model).');
   }
   const config = model.config;
   const arch = llamaCppArch(config.modelType);

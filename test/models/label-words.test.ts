@@ -10,7 +10,9 @@ import { PeftModel } from '../../src/adapters/peft-model.ts';
 import { roadConfig } from '../../src/adapters/road/config.ts';
 import { RoadsterError } from '../../src/errors.ts';
 import { Tokenizer } from '../../src/io/tokenizer/index.ts';
+import { captureOutputs } from '../../src/interpret/index.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
+import { ggufFromModel } from '../../src/models/gguf-export.ts';
 import { withLabelWords, withoutLabelWords } from '../../src/models/label-words.ts';
 import { withClassificationHead } from '../../src/models/sequence-classification.ts';
 import type { HostTensor } from '../../src/runtime/host-tensor.ts';
@@ -108,4 +110,11 @@ test('labelWordIds gives the one token each label word starts after the separato
   assert.throws(() => labelWordIds(tokenizer, ['ham', 'spam'], '\nLabel:'), (e: unknown) => e instanceof RoadsterError && /" ham" is 2 tokens/.test(e.message));
   // a separator ending in a space: the words are encoded without one ("yes" alone is two tokens of this vocabulary)
   assert.throws(() => labelWordIds(tokenizer, ['no', 'yes'], '\nSpam: '), (e: unknown) => e instanceof RoadsterError && /"yes" is 2 tokens/.test(e.message));
+});
+
+test('a label-words model refuses interventions and GGUF export, and names the way back to the language model', async () => {
+  const words = withLabelWords(await CausalLM.fromFolder(TINY_LLAMA), { id2label: ['a', 'b'], tokenIds: [3, 4] });
+  const peft = PeftModel.getPeftModel(words, runtime, roadConfig({ groupSize: 8, targetModules: ['q_proj'] }));
+  await assert.rejects(captureOutputs(peft, [[1, 2, 3]], []), { code: 'E_USAGE', message: /classifying by label words \(withoutLabelWords/ });
+  await assert.rejects(ggufFromModel(words, { vocabulary: 'placeholder' }), { code: 'E_GGUF', message: /label words, not a language model.*withoutLabelWords/ });
 });
