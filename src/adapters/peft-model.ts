@@ -380,11 +380,11 @@ export class PeftModel {
   }
 
   /**
-   * Classifies each row on a sequence classifier: class logits [B, K], the arg-max class of each row and its
-   * name (id2label).
+   * Classifies each row on a sequence classifier or by label words: class logits [B, K], the arg-max class of
+   * each row and its name (id2label).
    */
   async classify(batch: PeftBatch, options: RunOptions = {}): Promise<{ logits: HostTensor; predictions: number[]; labels: string[] }> {
-    const { id2label } = requireClassifier(this.base);
+    const { id2label } = this.base.head.type === 'label-words' ? this.base.head : requireClassifier(this.base);
     const { logits } = await this.forward({ ...batch, classLabels: undefined }, options);
     const predictions = argmaxRows(logits);
     return { logits, predictions, labels: predictions.map((p) => id2label[p]) };

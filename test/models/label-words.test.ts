@@ -89,6 +89,12 @@ test('an adapter trained on label words is a CAUSAL_LM adapter of the plain mode
   plain.addAdapterFromParams('x', entry.config, entry.params);
   const vocab = await plain.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask }, { dtype: 'float64' });
   assertAllClose(classes.logits.data as Float64Array, pick(vocab.logits, TOKENS), TOLERANCE.float64, 'class logits on the plain model');
+  // classify names each row's arg-max class
+  const named = await trained.classify({ inputIds: b.inputIds, attentionMask: b.attentionMask });
+  const data = named.logits.data as Float32Array;
+  const expected = LENGTHS.map((_, i) => [0, 1, 2].reduce((best, k) => (data[i * 3 + k] > data[i * 3 + best] ? k : best), 0));
+  assert.deepEqual(named.predictions, expected);
+  assert.deepEqual(named.labels, expected.map((k) => ['a', 'b', 'c'][k]));
 });
 
 test('bad label words are refused with what to fix', async () => {
