@@ -87,7 +87,7 @@ export function argmaxRows(logits: HostTensor): number[] {
  * mean cross-entropy, the host feeds, the loss terms (rows) and the arg-max check. Subclasses give the score.
  */
 export abstract class LastTokenClassHead {
-  abstract readonly lossInputs: string;
+  readonly lossInputs = 'classLabels (one class index per row)';
   /** K, the number of classes. */
   abstract get numLabels(): number;
   /** The graph scope of the class logits. */
@@ -129,7 +129,6 @@ export class ClassificationHead extends LastTokenClassHead implements ModelHead,
   readonly type = 'classification' as const;
   readonly taskType = 'SEQ_CLS' as const;
   readonly description = 'a sequence classifier';
-  readonly lossInputs = 'classLabels (one class index per row)';
   readonly generates = false;
   readonly id2label: readonly string[];
   readonly padTokenId: number | null;

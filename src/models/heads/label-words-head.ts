@@ -50,7 +50,6 @@ export class LabelWordsHead extends LastTokenClassHead implements ModelHead {
   readonly type = 'label-words' as const;
   readonly taskType = 'CAUSAL_LM' as const;
   readonly description = 'a causal language model classifying by label words';
-  readonly lossInputs = 'classLabels (one class index per row)';
   readonly generates = true;
   readonly id2label: readonly string[];
   readonly tokenIds: readonly number[];
