@@ -28,7 +28,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { type TokenizedDataset, defaultPadId, labelWordIds, loadDataset } from '../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, Trainer } from '../train/trainer.ts';
 import { classifyByHead } from './classify-set.ts';
-import { DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
+import { DEFAULT_COMPOSE_DEMO_SEEDS, DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
 import type { DemoOptions } from './options.ts';
 import { type IiaReport, subspaceIia } from './compose-iia.ts';
 import { verifyShippedModel } from './shipped-model.ts';
@@ -37,6 +37,8 @@ import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam
 
 /** The demo's settings (no head and no skipping LoRA here), and the IIA's. */
 export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLora' | 'classifySuffix'> {
+  /** How many seeds the whole experiment runs with: `seed`, `seed + 1`, ...; each draws its own samples and trains its own adapters. */
+  readonly seeds: number;
   /** (ham base, spam source) pairs of the IIA, at most. */
   readonly iiaPairs: number;
   /** Random subspaces of the same size for the IIA baseline. */
@@ -64,9 +66,12 @@ export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' |
   loraRank: 8,
   loraLr: 1e-3,
   seed: 0,
+  seeds: DEFAULT_COMPOSE_DEMO_SEEDS,
   iiaPairs: 64,
   randomDraws: 3,
 };
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** Each task's prompt ends in its own words, so each adapter learns to answer after its own cue; every label word
  * is one token of the shipped tokenizer (" ham" and " spam" are two each, and A learned them worse: 72.5 % against
@@ -111,12 +116,27 @@ export interface TaskReport {
   };
 }
 
+/** The two tasks' reports of one run. */
+export interface TaskPair {
+  readonly spam: TaskReport;
+  readonly era: TaskReport;
+}
+
 export interface ComposeDemoReport {
   readonly model: string;
   readonly settings: Omit<ComposeDemoOptions, 'modelDir' | 'outDir'>;
-  readonly tasks: { readonly spam: TaskReport; readonly era: TaskReport };
-  /** What composeAdapters reported for the A·B product. */
+  /** The seeds run, in order. */
+  readonly seeds: readonly number[];
+  /**
+   * Each task's numbers: with one seed that run's, with several their mean, where every `retention` is the mean
+   * accuracy over the mean single accuracy (the share kept by the expected accuracies).
+   */
+  readonly tasks: TaskPair;
+  /** Each seed's own reports, in the order of `seeds`. */
+  readonly perSeed: readonly { readonly seed: number; readonly tasks: TaskPair }[];
+  /** What composeAdapters reported for the first seed's A·B product. */
   readonly composition: { readonly disjoint: boolean; readonly variant: string; readonly note: string };
+  /** On the first seed's adapter A and spam test sample. */
   readonly iia: IiaReport;
   readonly trainableParameters: { readonly subspace: number; readonly allPairs: number; readonly lora: number };
   readonly timeSeconds: number;
@@ -149,23 +169,122 @@ function writeJsonl(file: string, records: readonly { text: string; label: strin
   writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
-/** Runs the experiment; `outDir` must not exist (or be empty). */
+/** What one seed's run needs that every seed shares: the base model, its tokenizer and the two corpora. */
+interface Shared {
+  readonly base: CausalLM;
+  readonly tokenizer: Tokenizer;
+  readonly padId: number;
+  readonly emails: ReturnType<typeof loadSpamAssassin>;
+  readonly sotu: ReturnType<typeof loadSotuPassages>;
+}
+
+/** One seed's run: its trained adapter A and spam task (the IIA's), its reports and its A·B product's report. */
+interface SeedRun {
+  readonly tasks: TaskPair;
+  readonly a: AdapterEntry<AdapterConfig>;
+  readonly spam: Task;
+  readonly composition: ComposeDemoReport['composition'];
+  readonly trainable: ComposeDemoReport['trainableParameters'];
+}
+
+/** Runs the experiment; `outDir` must not exist (or be empty). Seed s writes its data and adapters under `<outDir>/seed-<s>/`. */
 export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptions, hooks: ComposeDemoHooks = {}): Promise<ComposeDemoReport> {
   const started = performance.now();
   const log = (line: string) => hooks.log?.(line);
+  if (!Number.isInteger(options.seeds) || options.seeds < 1) {
+    throw new RoadsterError('E_USAGE', `seeds must be a whole number of at least 1, not ${options.seeds}`);
+  }
   if (existsSync(options.outDir) && readdirSync(options.outDir).length > 0) {
     throw new RoadsterError('E_USAGE', `output folder ${options.outDir} exists and is not empty; choose another --out or remove it`);
   }
   verifyShippedModel(options.modelDir);
   const base = await CausalLM.fromFolder(options.modelDir);
   const tokenizer = await Tokenizer.fromFolder(options.modelDir);
-  const padId = defaultPadId(tokenizer);
-  const dataDir = join(options.outDir, 'data');
-  mkdirSync(dataDir, { recursive: true });
+  const shared: Shared = { base, tokenizer, padId: defaultPadId(tokenizer), emails: loadSpamAssassin(), sotu: loadSotuPassages(options.maxChars) };
+  const seeds = Array.from({ length: options.seeds }, (_, i) => options.seed + i);
+  const runs: SeedRun[] = [];
+  for (const [i, seed] of seeds.entries()) {
+    if (seeds.length > 1) log(`seed ${seed} (${i + 1} of ${seeds.length})`);
+    runs.push(await runSeed(runtime, shared, options, seed, join(options.outDir, `seed-${seed}`), hooks));
+  }
+  const first = runs[0];
 
-  const emails = loadSpamAssassin();
-  const sotu = loadSotuPassages(options.maxChars);
-  const { trainPerClass: n, testPerClass: m, seed, maxChars } = options;
+  log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token (adapter A) ...');
+  // interventions act on the language model's vocabulary logits: A on the plain base model
+  const intervened = new PeftModel(base, runtime);
+  intervened.addAdapterFromParams(first.a.name, first.a.config, first.a.params);
+  const spamTest = first.spam.test.examples;
+  const prompts = { prompts: spamTest.map((e) => e.inputIds), labels: spamTest.map((e) => e.classLabel!), classNames: first.spam.classes, candidates: first.spam.tokens };
+  const iia = await subspaceIia(intervened, prompts, {
+    model: 'adapter A alone',
+    groupSize: options.groupSize,
+    subspace: '0/2',
+    complement: '1/2',
+    baseClass: SPAM_WORDS.ham,
+    sourceClass: SPAM_WORDS.spam,
+    sites: [...first.a.params.keys()],
+    pairs: options.iiaPairs,
+    randomDraws: options.randomDraws,
+    seed: seeds[0],
+    padId: shared.padId,
+  });
+  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
+  log(`IIA: A's pairs ${rate(iia.flipRate)}, random pairs of the same size ${rate(iia.random.mean)}, B's pairs ${rate(iia.complement)} (${iia.examples} pairs)`);
+
+  const out: ComposeDemoReport = {
+    model: options.modelDir,
+    settings: (({ modelDir: _m, outDir: _o, ...rest }) => rest)(options),
+    seeds,
+    tasks: runs.length === 1 ? first.tasks : { spam: meanTaskReport(runs.map((r) => r.tasks.spam)), era: meanTaskReport(runs.map((r) => r.tasks.era)) },
+    perSeed: runs.map((r, i) => ({ seed: seeds[i], tasks: r.tasks })),
+    composition: first.composition,
+    iia,
+    trainableParameters: first.trainable,
+    timeSeconds: (performance.now() - started) / 1000,
+    outDir: options.outDir,
+  };
+  writeFileSync(join(options.outDir, 'compose-report.json'), JSON.stringify(out, null, 2) + '\n');
+  return out;
+}
+
+/**
+ * The mean of several seeds' reports of one task: every accuracy and AUC averaged, every retention the mean
+ * accuracy over the mean accuracy it is a share of.
+ */
+export function meanTaskReport(reports: readonly TaskReport[]): TaskReport {
+  if (reports.length === 0) throw new RoadsterError('E_USAGE', 'meanTaskReport needs at least one report');
+  const mean = (pick: (r: TaskReport) => number) => reports.reduce((sum, r) => sum + pick(r), 0) / reports.length;
+  const combined = (pick: (r: TaskReport) => Combined, of: number): Combined => {
+    const accuracy = mean((r) => pick(r).accuracy);
+    return { accuracy, retention: of > 0 ? accuracy / of : 0, auc: mean((r) => pick(r).auc) };
+  };
+  const first = reports[0];
+  const single = mean((r) => r.single);
+  const allPairs = mean((r) => r.controls.allPairs.single);
+  const lora = mean((r) => r.controls.lora.single);
+  return {
+    task: first.task,
+    classes: first.classes,
+    trainExamples: first.trainExamples,
+    testExamples: first.testExamples,
+    base: mean((r) => r.base),
+    single,
+    composed: combined((r) => r.composed, single),
+    auc: { base: mean((r) => r.auc.base), single: mean((r) => r.auc.single), allPairs: mean((r) => r.auc.allPairs), lora: mean((r) => r.auc.lora) },
+    controls: {
+      allPairs: { single: allPairs, composed: combined((r) => r.controls.allPairs.composed, allPairs) },
+      lora: { single: lora, cat: combined((r) => r.controls.lora.cat, lora), linear: combined((r) => r.controls.lora.linear, lora) },
+    },
+  };
+}
+
+/** The experiment with one seed: samples drawn, six adapters trained under `dir`, everything scored on the test samples. */
+async function runSeed(runtime: Runtime, shared: Shared, options: ComposeDemoOptions, seed: number, dir: string, hooks: ComposeDemoHooks): Promise<SeedRun> {
+  const log = (line: string) => hooks.log?.(line);
+  const { base, tokenizer, padId, emails, sotu } = shared;
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const { trainPerClass: n, testPerClass: m, maxChars } = options;
   const spamRecords = (pool: typeof emails, count: number, s: number) => balancedSample(pool, count, s).map((e) => ({ text: emailText(e, maxChars), label: SPAM_WORDS[e.label] }));
   const eraRecords = (pool: typeof sotu, count: number, s: number) => balancedPassages(pool, count, s).map((p) => ({ text: p.text.slice(0, maxChars), label: p.label }));
   writeJsonl(join(dataDir, 'spam-train.jsonl'), spamRecords(emails.filter((e) => !isTestEmail(e)), n, seed + 11));
@@ -208,7 +327,7 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
       name,
       source,
       null,
-      { ...DEFAULT_TRAIN_CONFIG, lr, maxSteps: options.steps, warmupSteps: Math.round(options.steps / 10), schedule: 'cosine', seed, outDir: join(options.outDir, name) },
+      { ...DEFAULT_TRAIN_CONFIG, lr, maxSteps: options.steps, warmupSteps: Math.round(options.steps / 10), schedule: 'cosine', seed, outDir: join(dir, name) },
       hooks.train?.(phase, options.steps),
     );
     const report = await trainer.run();
@@ -233,7 +352,6 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
     const c = composeAdapters(parts.map((entry) => ({ entry })), { combination });
     return { entry: { name, config: c.config, params: c.params } as AdapterEntry<AdapterConfig>, report: c.report };
   };
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
   const baseAcc = { spam: await accuracy(null, tasks.spam), era: await accuracy(null, tasks.era) };
   log(`base model: spam ${pct(baseAcc.spam.accuracy)}, era ${pct(baseAcc.era.accuracy)}`);
@@ -277,38 +395,11 @@ export async function runComposeDemo(runtime: Runtime, options: ComposeDemoOptio
   const spamReport = await report(tasks.spam);
   const eraReport = await report(tasks.era);
 
-  log('IIA: swapping A\'s subspace from spam sources into ham bases at the last token (adapter A) ...');
-  // interventions act on the language model's vocabulary logits: A on the plain base model
-  const intervened = new PeftModel(base, runtime);
-  intervened.addAdapterFromParams(a.name, a.config, a.params);
-  const spamTest = tasks.spam.test.examples;
-  const prompts = { prompts: spamTest.map((e) => e.inputIds), labels: spamTest.map((e) => e.classLabel!), classNames: tasks.spam.classes, candidates: tasks.spam.tokens };
-  const iia = await subspaceIia(intervened, prompts, {
-    model: 'adapter A alone',
-    groupSize: options.groupSize,
-    subspace: '0/2',
-    complement: '1/2',
-    baseClass: SPAM_WORDS.ham,
-    sourceClass: SPAM_WORDS.spam,
-    sites: [...a.params.keys()],
-    pairs: options.iiaPairs,
-    randomDraws: options.randomDraws,
-    seed,
-    padId,
-  });
-  const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
-  log(`IIA: A's pairs ${rate(iia.flipRate)}, random pairs of the same size ${rate(iia.random.mean)}, B's pairs ${rate(iia.complement)} (${iia.examples} pairs)`);
-
-  const out: ComposeDemoReport = {
-    model: options.modelDir,
-    settings: (({ modelDir: _m, outDir: _o, ...rest }) => rest)(options),
+  return {
     tasks: { spam: spamReport, era: eraReport },
+    a,
+    spam: tasks.spam,
     composition: { disjoint: ab.report.disjoint ?? false, variant: ab.report.variant ?? '', note: ab.report.note },
-    iia,
-    trainableParameters: { subspace: trainable['A (spam, pairs 0/2)'], allPairs: trainable['all-pairs spam'], lora: trainable['LoRA spam'] },
-    timeSeconds: (performance.now() - started) / 1000,
-    outDir: options.outDir,
+    trainable: { subspace: trainable['A (spam, pairs 0/2)'], allPairs: trainable['all-pairs spam'], lora: trainable['LoRA spam'] },
   };
-  writeFileSync(join(options.outDir, 'compose-report.json'), JSON.stringify(out, null, 2) + '\n');
-  return out;
 }

@@ -11,6 +11,7 @@ import { trainProgress } from '../train/progress.ts';
 export interface ComposeDemoFlags {
   readonly out: string;
   readonly steps: number;
+  readonly seeds: number;
   readonly threads?: number;
   readonly json?: boolean;
 }
@@ -28,11 +29,16 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
     `${pct(t.controls.lora.linear.accuracy)} (${pct(t.controls.lora.linear.retention)})`,
   ];
   io.stdout.write('\n');
+  if (r.seeds.length > 1) io.stdout.write(`the mean of ${r.seeds.length} seeds (${r.seeds.join(', ')}); kept = mean accuracy / mean single accuracy\n`);
   io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('era', r.tasks.era)]));
   const auc = (t: TaskReport) =>
     `base ${t.auc.base.toFixed(3)}, single ${t.auc.single.toFixed(3)}, A·B ${t.composed.auc.toFixed(3)}; all-pairs ${t.auc.allPairs.toFixed(3)} -> ${t.controls.allPairs.composed.auc.toFixed(3)}; ` +
     `LoRA ${t.auc.lora.toFixed(3)} -> cat ${t.controls.lora.cat.auc.toFixed(3)}, linear ${t.controls.lora.linear.auc.toFixed(3)}`;
   io.stdout.write(`\nROC AUC of the label margin: spam ${auc(r.tasks.spam)}\n                            era  ${auc(r.tasks.era)}\n`);
+  if (r.seeds.length > 1) {
+    const kept = (t: TaskReport) => `${pct(t.single)} -> ${pct(t.composed.accuracy)} (${pct(t.composed.retention)})`;
+    io.stdout.write(`\nA·B per seed:${r.perSeed.map((s) => `\n  seed ${s.seed}: spam ${kept(s.tasks.spam)}, era ${kept(s.tasks.era)}`).join('')}\n`);
+  }
   io.stdout.write(`\n${r.composition.note}\n`);
   const rate = (x: number | null) => (x === null ? 'n/a' : pct(x));
   io.stdout.write(`IIA (${r.iia.model}; ${r.iia.examples} ham bases, spam sources, last token): A's pairs ${rate(r.iia.flipRate)}, random pairs of the same size ${rate(r.iia.random.mean)}, B's pairs ${rate(r.iia.complement)}\n`);
@@ -50,7 +56,7 @@ export async function demoCompose(flags: ComposeDemoFlags, io: CliIo): Promise<v
   try {
     const report = await runComposeDemo(
       runtime,
-      { ...DEFAULT_COMPOSE_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps },
+      { ...DEFAULT_COMPOSE_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps, seeds: flags.seeds },
       {
         log: (line) => progress.log(line),
         train: (phase) => {
