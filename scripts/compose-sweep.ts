@@ -10,19 +10,22 @@
 //     [--max-chars 300] [--max-length 96] [--spam-sep '\nSpam:'] [--spam-words no,yes] [--all-pairs] [--lora-lr 3e-3]
 //     [--spam-steps N] [--era-steps N] [--b-on-spam] [--noise SIGMA_THETA,SIGMA_ALPHA] [--distill K] [--refit-threshold]
 //     [--objective label-words|lm] [--seed N] [--targets all-linear|q_proj,v_proj,...] [--model DIR]
-//     [--train-per-class N] [--pairs-a 0/2] [--pairs-b 1/2]
+//     [--train-per-class N] [--pairs-a 0/2] [--pairs-b 1/2] [--b-parts]
 //
 // --objective: label-words (the demo's; the loss over the task's two label tokens at the cue's last token, and the
 //   margin of those two tokens' log-probabilities) or lm (the causal-LM loss on the label words and EOS, and the
 //   margin of the words' and EOS's log-likelihoods). --seed changes the training and validation draws and the init.
 //
 // Two composition-aware trainings, neither of which uses the other task's data:
-// --noise: at every micro-batch the pairs outside the adapter's subspace (frozen by its mask) take random values,
+// --noise: complement noise (restrictRoadPairs; what `roadster train --complement-noise` and the demo use): at
+//   every micro-batch the pairs outside the adapter's subspace (frozen by its mask) take random values,
 //   θ ~ N(0, σθ²) and α ~ 1 + N(0, σα²), and return to the identity after it, so that the adapter learns its task
 //   under whatever another adapter might do there (the trained adapters' rms |θ| and |α − 1| are printed);
 // --distill K: K random prompt positions of every training example carry the base model's arg-max next token as
 //   their label (hard self-distillation on the adapter's own texts): the adapter learns its task while keeping
 //   the base model's predictions elsewhere.
+// --b-parts locates where B disturbs A: A·B' on spam, with B' = B kept in one decoder layer only (the identity
+//   elsewhere), then in one module type only (q_proj, ..., down_proj), each printed with its margins.
 // --refit-threshold also scores each task with its decision threshold on the margin re-fitted on the task's own
 //   training examples (for the single adapter and for A·B): no parameter is trained, but the training data is read.
 //
@@ -39,7 +42,7 @@ import { loraConfig } from '../src/adapters/lora/config.ts';
 import { PeftModel } from '../src/adapters/peft-model.ts';
 import { roadConfig } from '../src/adapters/road/config.ts';
 import { parsePairSelection } from '../src/adapters/road/pairs.ts';
-import { restrictRoadPairs } from '../src/adapters/subspace.ts';
+import { parseComplementNoise, restrictRoadPairs } from '../src/adapters/subspace.ts';
 import { DEFAULT_COMPOSE_DEMO_OPTIONS } from '../src/demo/compose-demo.ts';
 import { SHIPPED_MODEL_DIR } from '../src/demo/shipped-model.ts';
 import { balancedPassages, isTestPassage, loadSotuPassages } from '../src/demo/sotu-data.ts';
@@ -65,6 +68,7 @@ const { values } = parseArgs({
     'spam-words': { type: 'string', default: 'no,yes' },
     'all-pairs': { type: 'boolean', default: false },
     'b-on-spam': { type: 'boolean', default: false },
+    'b-parts': { type: 'boolean', default: false },
     'spam-steps': { type: 'string' },
     'era-steps': { type: 'string' },
     'lora-lr': { type: 'string', default: '' },
@@ -191,31 +195,8 @@ try {
       set = spam ? classifySets.spam : classifySets.era;
     }
     const peft = PeftModel.getPeftModel(model, runtime, config, name, seed);
-    if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
-    if (pairs !== null && values.noise) {
-      // the trainer calls lossAndGrads once per micro-batch: wrap it to draw the complement's values first
-      const [st, sa] = values.noise.split(',').map(Number);
-      const params = peft.namedParameters(name);
-      const masks = peft.trainableMask(name)!.masks;
-      const normal = seededNormals(seed + 99);
-      const orig = peft.lossAndGrads.bind(peft);
-      // every entry outside the subspace (mask 0) gets theta() for θ entries and alpha() for α entries
-      const setComplement = (theta: () => number, alpha: () => number) => {
-        for (const [pname, arr] of params) {
-          const mask = masks.get(pname)!;
-          const value = pname.includes('road_theta') ? theta : alpha;
-          for (let i = 0; i < arr.length; i++) if (!mask[i]) arr[i] = value();
-        }
-      };
-      peft.lossAndGrads = async (batch, opts) => {
-        setComplement(() => st * normal(), () => 1 + sa * normal());
-        try {
-          return await orig(batch, opts);
-        } finally {
-          setComplement(() => 0, () => 1); // back to the identity
-        }
-      };
-    }
+    // --noise: the library's complement noise (restrictRoadPairs, adapters/frozen-noise.ts)
+    if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs), values.noise ? parseComplementNoise(values.noise, '--noise') : null);
     const source = set.batchSource({ batchSize: o.batchSize, seed, mode: 'length', padId });
     const cfg = { ...DEFAULT_TRAIN_CONFIG, lr, maxSteps: steps, warmupSteps: Math.round(steps / 10), schedule: 'cosine' as const, seed, outDir: join(scratch, name) };
     const report = await new Trainer(peft, name, source, null, cfg).run();
@@ -293,6 +274,22 @@ try {
     stats(`${tag} A on spam`, await margins(a, sets.spamVal), sets.spamVal);
     stats(`${tag} A·B on spam`, await margins(abEntry, sets.spamVal), sets.spamVal);
     if (values['b-on-spam']) stats(`${tag} B on spam`, await margins(b, sets.spamVal), sets.spamVal);
+    if (values['b-parts'] && combination === undefined) {
+      // B kept where `keep(module path)` holds, the identity (θ 0, α 1) elsewhere
+      const part = (keep: (key: string) => boolean): AdapterEntry<AdapterConfig> => {
+        const params = new Map([...b.params].map(([key, record]) => [key, keep(key) ? record : Object.fromEntries(Object.entries(record).map(([n, arr]) => [n, arr.map(() => (n === 'road_theta' ? 0 : 1))]))]));
+        return { ...b, params } as AdapterEntry<AdapterConfig>;
+      };
+      const keys = [...b.params.keys()];
+      const layers = [...new Set(keys.map((k) => /layers\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined))];
+      const modules = [...new Set(keys.map((k) => /(\w+_proj)$/.exec(k)?.[1]).filter((x) => x !== undefined))];
+      const withPart = async (label: string, keep: (key: string) => boolean) => {
+        const c = composeAdapters([{ entry: a }, { entry: part(keep) }]);
+        stats(`${tag} A·B[${label}] on spam`, await margins({ name: 'abp', config: c.config, params: c.params } as AdapterEntry<AdapterConfig>, sets.spamVal), sets.spamVal);
+      };
+      for (const l of layers) await withPart(`layer ${l}`, (k) => k.includes(`layers.${l}.`));
+      for (const m of modules) await withPart(m!, (k) => k.endsWith(`.${m}`));
+    }
     stats(`${tag} B on era`, await margins(b, sets.eraVal), sets.eraVal);
     stats(`${tag} A·B on era`, await margins(abEntry, sets.eraVal), sets.eraVal);
     if (values['refit-threshold']) {

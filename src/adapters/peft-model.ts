@@ -20,7 +20,9 @@ import type { Weight } from '../models/load-weights.ts';
 import { argmaxRows, requireClassifier } from '../models/sequence-classification.ts';
 import type { HostTensor } from '../runtime/host-tensor.ts';
 import type { Runtime } from '../runtime/runtime.ts';
+import { mixSeed } from '../seeded-random.ts';
 import { dropoutSites, trainsWithDropout } from './adapter-graph.ts';
+import { type FrozenNoise, frozenNoiseDraws, withFrozenNoise } from './frozen-noise.ts';
 import type { AdapterEntry, PeftType, SiteParams } from './kind.ts';
 import { type MixedPlan, batchTables, mixedPlan } from './mixed-batch.ts';
 import { type AdapterConfig, kindOf } from './kinds.ts';
@@ -66,9 +68,25 @@ export interface GradOptions extends RunOptions {
    * (no dropout). Required when an active adapter has dropout; ignored otherwise.
    */
   readonly dropoutSeed?: number | null;
+  /**
+   * Frozen-entry noise (setTrainableMask's `noise`): a number draws this micro-batch's noise from it (one seed per
+   * micro-batch reproduces a run); null computes gradients without it. Required when an active adapter has such
+   * noise; ignored otherwise.
+   */
+  readonly noiseSeed?: number | null;
 }
 
 type Entry = AdapterEntry<AdapterConfig>;
+
+/** Which entries of an adapter's parameters train (see PeftModel.setTrainableMask). */
+export interface TrainableMask {
+  /** Names the restriction (and its noise) in reports and in the resume fingerprint. */
+  readonly label: string;
+  /** Per PEFT parameter name: 1 trains, 0 stays frozen. */
+  readonly masks: ReadonlyMap<string, Uint8Array>;
+  /** Noise on the frozen entries during each training micro-batch, or null. */
+  readonly noise: FrozenNoise | null;
+}
 
 export class PeftModel {
   private readonly adapters = new Map<string, Entry>();
@@ -76,7 +94,7 @@ export class PeftModel {
   private disabled = false;
   private readonly mergedNames: string[] = [];
   /** Per adapter: which entries of each parameter train (1) and which stay frozen (0), by PEFT parameter name. */
-  private readonly masks = new Map<string, { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> }>();
+  private readonly masks = new Map<string, TrainableMask>();
   /** Weights changed by merging, by checkpoint name. */
   private readonly overlay = new Map<string, Weight>();
   private readonly sites: ReadonlyMap<string, LinearSite>;
@@ -265,19 +283,21 @@ export class PeftModel {
    * `namedParameters`; 1 = trains): `lossAndGrads` returns zero gradients elsewhere and the trainer's optimizer
    * leaves those entries and their moments alone (no weight decay either). `label` names the restriction in
    * reports and in the resume fingerprint (e.g. "road pairs 0/2"). Subspace training uses it (subspace.ts).
+   * With `noise`, every `lossAndGrads` given a `noiseSeed` runs with the frozen entries moved by its draws
+   * (frozen-noise.ts) and puts them back after; the label then names the noise too.
    */
-  setTrainableMask(name: string, label: string, masks: ReadonlyMap<string, Uint8Array>): void {
+  setTrainableMask(name: string, label: string, masks: ReadonlyMap<string, Uint8Array>, noise: FrozenNoise | null = null): void {
     const params = this.namedParameters(name);
     for (const [param, mask] of masks) {
       const data = params.get(param);
       if (!data) throw new RoadsterError('E_USAGE', `adapter "${name}" has no parameter "${param}" to mask`);
       if (data.length !== mask.length) throw new RoadsterError('E_USAGE', `mask of "${param}" has ${mask.length} entries, the parameter ${data.length}`);
     }
-    this.masks.set(name, { label, masks });
+    this.masks.set(name, { label: noise === null ? label : `${label}, ${noise.label}`, masks, noise });
   }
 
   /** The adapter's trainable-entry masks (see setTrainableMask), or null when every entry trains. */
-  trainableMask(name: string): { readonly label: string; readonly masks: ReadonlyMap<string, Uint8Array> } | null {
+  trainableMask(name: string): TrainableMask | null {
     this.adapter(name);
     return this.masks.get(name) ?? null;
   }
@@ -410,13 +430,31 @@ export class PeftModel {
         `adapter ${names.join(', ')} trains with dropout (LoRA's lora_dropout > 0): pass dropoutSeed (an integer, one per micro-batch) to train with dropout as PEFT does, or dropoutSeed: null for eval-mode gradients`,
       );
     }
+    const noisy = entries.filter((e) => this.masks.get(e.name)?.noise);
+    if (noisy.length > 0 && options.noiseSeed !== null && (typeof options.noiseSeed !== 'number' || !Number.isInteger(options.noiseSeed))) {
+      throw new RoadsterError(
+        'E_USAGE',
+        `adapter ${noisy.map((e) => `"${e.name}"`).join(', ')} trains with noise on its frozen entries (${this.masks.get(noisy[0].name)!.noise!.label}): pass noiseSeed (an integer, one per micro-batch) to train with it, or noiseSeed: null for gradients without it`,
+      );
+    }
     const owner = this.headOwner();
-    const out = await this.graphs.lossAndGrads(batch, entries, {
-      dtype: options.dtype ?? 'float32',
-      recompute: options.recompute ?? false,
-      dropoutSeed: dropout ? (options.dropoutSeed as number) : null,
-      headOwner: owner !== null && entries.includes(owner) ? owner : null,
-    });
+    const run = () =>
+      this.graphs.lossAndGrads(batch, entries, {
+        dtype: options.dtype ?? 'float32',
+        recompute: options.recompute ?? false,
+        dropoutSeed: dropout ? (options.dropoutSeed as number) : null,
+        headOwner: owner !== null && entries.includes(owner) ? owner : null,
+      });
+    let noisyRun = run;
+    if (typeof options.noiseSeed === 'number') {
+      for (const [k, e] of noisy.entries()) {
+        const { masks, noise } = this.masks.get(e.name)!;
+        const draws = frozenNoiseDraws(masks, noise!, mixSeed(options.noiseSeed, k));
+        const inner = noisyRun;
+        noisyRun = () => withFrozenNoise(this.namedParameters(e.name), draws, inner);
+      }
+    }
+    const out = await noisyRun();
     // subspace training: entries outside an adapter's trainable mask get no gradient
     for (const e of entries) {
       for (const [param, m] of this.masks.get(e.name)?.masks ?? []) {

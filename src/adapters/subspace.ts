@@ -1,7 +1,10 @@
 // Subspace-restricted RoAd training: only the chosen pairs of every group of every adapted layer train. The
 // other pairs are set to the identity (θ = 0, α = 1) and masked (PeftModel.setTrainableMask), so gradients,
 // AdamW's update and its weight decay never move them, and the saved adapter is a plain PEFT RoAd folder that
-// is the identity outside its pairs. `roadPairsReport` reads back which pairs an adapter uses.
+// is the identity outside its pairs. With complement noise, each training micro-batch moves the frozen pairs by
+// Gaussian draws (θ by N(0, σθ²), α by N(0, σα²); frozen-noise.ts) and puts them back: the adapter learns its task
+// under whatever an adapter composed on those pairs might do there. `roadPairsReport` reads back which pairs an
+// adapter uses.
 
 import { RoadsterError } from '../errors.ts';
 import type { SiteParams } from './kind.ts';
@@ -10,11 +13,33 @@ import { peftParameterName } from './peft-model.ts';
 import type { RoadConfig } from './road/config.ts';
 import { type PairSelection, formatPairList, formatPairSelection, pairEntryMask, resetOutsideMask, selectedPairs, shareOf, usedPairBlocks } from './road/pairs.ts';
 
-/** Restricts adapter `name` (RoAd) of `peft` to the pairs `selection` picks in each group; returns the trainable count. */
-export function restrictRoadPairs(peft: PeftModel, name: string, selection: PairSelection): number {
+/** Standard deviations of the complement noise: of θ (radians) and of α (around its identity value 1). */
+export interface ComplementNoise {
+  readonly theta: number;
+  readonly alpha: number;
+}
+
+/** Parses `--complement-noise`: "σ" for both θ and α, or "σθ,σα"; each a finite number >= 0. */
+export function parseComplementNoise(text: string, where = '--complement-noise'): ComplementNoise {
+  const parts = text.split(',').map((p) => p.trim());
+  const values = parts.map(Number);
+  if (parts.length < 1 || parts.length > 2 || parts.some((p) => p === '') || values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new RoadsterError('E_USAGE', `${where} "${text}": expected one standard deviation for θ and α (e.g. 0.2) or two, θ's then α's (0.2,0.1), each a number >= 0`);
+  }
+  return { theta: values[0], alpha: values[values.length - 1] };
+}
+
+/**
+ * Restricts adapter `name` (RoAd) of `peft` to the pairs `selection` picks in each group, optionally training it
+ * under complement noise; returns the trainable count.
+ */
+export function restrictRoadPairs(peft: PeftModel, name: string, selection: PairSelection, noise: ComplementNoise | null = null): number {
   const entry = peft.adapter(name);
   if (entry.config.peftType !== 'ROAD') {
     throw new RoadsterError('E_USAGE', `--road-pairs restricts RoAd adapters to some of their 2-D pairs; adapter "${name}" is ${entry.config.peftType}`);
+  }
+  if (noise !== null && ![noise.theta, noise.alpha].every((v) => Number.isFinite(v) && v >= 0)) {
+    throw new RoadsterError('E_USAGE', `complement noise needs standard deviations >= 0 for θ and α, not ${noise.theta} and ${noise.alpha}`);
   }
   const config = entry.config;
   const pairs = selectedPairs(selection, config.groupSize);
@@ -28,7 +53,12 @@ export function restrictRoadPairs(peft: PeftModel, name: string, selection: Pair
     masks.set(peftParameterName(path, 'road_alpha', name), mask);
     trainable += 2 * mask.reduce((a, v) => a + v, 0);
   }
-  peft.setTrainableMask(name, `road pairs ${formatPairSelection(selection)}`, masks);
+  const thetas = new Set([...entry.params.keys()].map((path) => peftParameterName(path, 'road_theta', name)));
+  const frozenNoise =
+    noise === null || (noise.theta === 0 && noise.alpha === 0)
+      ? null
+      : { label: `complement noise θ ${noise.theta}, α ${noise.alpha}`, sigma: (param: string) => (thetas.has(param) ? noise.theta : noise.alpha) };
+  peft.setTrainableMask(name, `road pairs ${formatPairSelection(selection)}`, masks, frozenNoise);
   return trainable;
 }
 

@@ -19,7 +19,7 @@ import { loraConfig } from '../adapters/lora/config.ts';
 import { PeftModel } from '../adapters/peft-model.ts';
 import { roadConfig } from '../adapters/road/config.ts';
 import { parsePairSelection } from '../adapters/road/pairs.ts';
-import { restrictRoadPairs } from '../adapters/subspace.ts';
+import { type ComplementNoise, restrictRoadPairs } from '../adapters/subspace.ts';
 import { RoadsterError } from '../errors.ts';
 import { Tokenizer } from '../io/tokenizer/index.ts';
 import { CausalLM } from '../models/causal-lm.ts';
@@ -28,7 +28,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { type TokenizedDataset, defaultPadId, labelWordIds, loadDataset } from '../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainHooks, Trainer } from '../train/trainer.ts';
 import { classifyByHead } from './classify-set.ts';
-import { DEFAULT_COMPOSE_DEMO_SEEDS, DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
+import { DEFAULT_COMPOSE_DEMO_NOISE, DEFAULT_COMPOSE_DEMO_SEEDS, DEFAULT_COMPOSE_DEMO_STEPS } from './compose-defaults.ts';
 import type { DemoOptions } from './options.ts';
 import { type IiaReport, subspaceIia } from './compose-iia.ts';
 import { verifyShippedModel } from './shipped-model.ts';
@@ -37,6 +37,8 @@ import { balancedSample, emailText, isTestEmail, loadSpamAssassin } from './spam
 
 /** The demo's settings (no head and no skipping LoRA here), and the IIA's. */
 export interface ComposeDemoOptions extends Omit<DemoOptions, 'headLr' | 'skipLora' | 'classifySuffix'> {
+  /** Complement noise on the other adapter's pairs while A and B train (restrictRoadPairs), or null for none. */
+  readonly complementNoise: ComplementNoise | null;
   /** How many seeds the whole experiment runs with: `seed`, `seed + 1`, ...; each draws its own samples and trains its own adapters. */
   readonly seeds: number;
   /** (ham base, spam source) pairs of the IIA, at most. */
@@ -66,6 +68,7 @@ export const DEFAULT_COMPOSE_DEMO_OPTIONS: Omit<ComposeDemoOptions, 'modelDir' |
   loraRank: 8,
   loraLr: 1e-3,
   seed: 0,
+  complementNoise: DEFAULT_COMPOSE_DEMO_NOISE,
   seeds: DEFAULT_COMPOSE_DEMO_SEEDS,
   iiaPairs: 64,
   randomDraws: 3,
@@ -319,7 +322,7 @@ async function runSeed(runtime: Runtime, shared: Shared, options: ComposeDemoOpt
   const trainable: Record<string, number> = {};
   const train = async (phase: ComposePhase, name: string, config: AdapterConfig, task: Task, pairs: string | null, lr: number): Promise<AdapterEntry<AdapterConfig>> => {
     const peft = PeftModel.getPeftModel(task.model, runtime, config, name, seed);
-    if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs));
+    if (pairs !== null) restrictRoadPairs(peft, name, parsePairSelection(pairs), options.complementNoise);
     trainable[phase] = peft.trainableParameters().trainable;
     const source = task.train.batchSource({ batchSize: options.batchSize, seed, mode: 'length', padId });
     const trainer = new Trainer(

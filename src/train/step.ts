@@ -10,6 +10,9 @@ import type { TrainConfig } from './config.ts';
 import { type AdamW, clipCoefficient, globalNorm, type ParamArray } from './optimizer.ts';
 import { lrFactor } from './schedule.ts';
 
+/** Tells the frozen-entry noise's seeds apart from the dropout masks' of the same micro-batch. */
+const FROZEN_NOISE_STREAM = 1;
+
 /** What one optimizer step gives. */
 export interface StepOutcome {
   /** The group's loss (weighted mean of the micro-batches'). */
@@ -51,9 +54,10 @@ export async function optimizerStep(
   let tokens = 0;
   for (const [micro, batch] of group.entries()) {
     const weight = lossTerms(peft, batch) / Math.max(1, terms);
-    // LoRA dropout masks: a function of (seed, step, micro-batch), so a resumed run draws the same ones
+    // LoRA dropout masks and frozen-entry noise: functions of (seed, step, micro-batch), so a resumed run draws the same
     const dropoutSeed = mixSeed(config.seed, step, micro);
-    const out = await peft.lossAndGrads(batch, { recompute: config.recompute, dropoutSeed });
+    const noiseSeed = mixSeed(config.seed, step, micro, FROZEN_NOISE_STREAM);
+    const out = await peft.lossAndGrads(batch, { recompute: config.recompute, dropoutSeed, noiseSeed });
     loss += out.loss * weight;
     tokens += batch.tokens;
     for (const [name, g] of out.grads) {

@@ -2,6 +2,7 @@
 // of accuracies per task (single, composed, controls) and the IIA, or the JSON report with --json.
 
 import { availableParallelism } from 'node:os';
+import { parseComplementNoise } from '../../adapters/subspace.ts';
 import { type ComposeDemoReport, DEFAULT_COMPOSE_DEMO_OPTIONS, type TaskReport, runComposeDemo } from '../../demo/compose-demo.ts';
 import { SHIPPED_MODEL_DIR } from '../../demo/shipped-model.ts';
 import { Runtime } from '../../runtime/index.ts';
@@ -12,6 +13,8 @@ export interface ComposeDemoFlags {
   readonly out: string;
   readonly steps: number;
   readonly seeds: number;
+  /** As written: "0.2", "0.2,0.1" or "0". */
+  readonly complementNoise: string;
   readonly threads?: number;
   readonly json?: boolean;
 }
@@ -29,6 +32,8 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
     `${pct(t.controls.lora.linear.accuracy)} (${pct(t.controls.lora.linear.retention)})`,
   ];
   io.stdout.write('\n');
+  const noise = r.settings.complementNoise;
+  io.stdout.write(`A and B trained ${noise === null ? 'without complement noise' : `under complement noise θ ${noise.theta}, α ${noise.alpha}`}\n`);
   if (r.seeds.length > 1) io.stdout.write(`the mean of ${r.seeds.length} seeds (${r.seeds.join(', ')}); kept = mean accuracy / mean single accuracy\n`);
   io.stdout.write(formatTable(['task', 'base', 'single', 'A·B composed (kept)', 'all-pairs -> product', 'LoRA -> cat', 'LoRA linear'], [row('spam', r.tasks.spam), row('era', r.tasks.era)]));
   const auc = (t: TaskReport) =>
@@ -51,12 +56,13 @@ function printReport(io: CliIo, r: ComposeDemoReport): void {
 
 /** `roadster demo compose`. */
 export async function demoCompose(flags: ComposeDemoFlags, io: CliIo): Promise<void> {
+  const noise = parseComplementNoise(flags.complementNoise);
   const runtime = new Runtime({ threads: flags.threads ?? availableParallelism() });
   const progress = trainProgress(io, { logEvery: 25 });
   try {
     const report = await runComposeDemo(
       runtime,
-      { ...DEFAULT_COMPOSE_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps, seeds: flags.seeds },
+      { ...DEFAULT_COMPOSE_DEMO_OPTIONS, modelDir: SHIPPED_MODEL_DIR, outDir: flags.out, steps: flags.steps, seeds: flags.seeds, complementNoise: noise.theta === 0 && noise.alpha === 0 ? null : noise },
       {
         log: (line) => progress.log(line),
         train: (phase) => {

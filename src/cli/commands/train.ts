@@ -61,7 +61,7 @@ function adapterConfig(s: TrainSettings, modelType: ModelType): AdapterConfig {
 function describeAdapter(a: AdapterSettings): string {
   switch (a.method) {
     case 'road':
-      return `RoAd ${a.variant}, group size ${a.groupSize}${a.pairs === null ? '' : `, pairs ${a.pairs}`}`;
+      return `RoAd ${a.variant}, group size ${a.groupSize}${a.pairs === null ? '' : `, pairs ${a.pairs}`}${a.complementNoise === null ? '' : `, complement noise θ ${a.complementNoise.theta}, α ${a.complementNoise.alpha}`}`;
     case 'lora':
       return `LoRA rank ${a.rank}, alpha ${a.loraAlpha}${a.loraDropout > 0 ? `, dropout ${a.loraDropout}` : ''}`;
   }
@@ -174,7 +174,7 @@ export async function train(cli: TrainFlags & { config?: string }, io: CliIo): P
               ? withLabelWords(model, { id2label: classes, tokenIds: labelTokens })
               : withClassificationHead(model, { id2label: classes, seed: settings.train.seed, padTokenId: defaultPadId(tokenizer.tokenizer) });
         peft = PeftModel.getPeftModel(base, runtime, config, 'default', settings.train.seed);
-        if (settings.adapter.method === 'road' && settings.adapter.pairs !== null) restrictRoadPairs(peft, 'default', parsePairSelection(settings.adapter.pairs));
+        if (settings.adapter.method === 'road' && settings.adapter.pairs !== null) restrictRoadPairs(peft, 'default', parsePairSelection(settings.adapter.pairs), settings.adapter.complementNoise);
         trainer = new Trainer(peft, 'default', data.train, data.eval, { ...settings.train, inputs: data.inputs, outDir: settings.out }, progress.hooks);
       } catch (error) {
         guard.rollback();

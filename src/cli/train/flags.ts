@@ -31,6 +31,7 @@ export interface TrainFlags {
   readonly variant?: RoadVariant;
   readonly groupSize?: number;
   readonly roadPairs?: string;
+  readonly complementNoise?: string;
   readonly rank?: number;
   readonly loraAlpha?: number;
   readonly loraDropout?: number;
@@ -107,6 +108,12 @@ export const TRAIN_FLAGS: { readonly [K in keyof TrainFlags]-?: FlagSpec } = {
     value: 'pairs',
     help: 'RoAd: train only these 2-D pairs of every group, the rest stay identity: a share i/n (0/2 = first half of each group\'s pairs) or pair ranges (0-3,8)',
     shownDefault: 'all pairs',
+  },
+  complementNoise: {
+    kind: { type: 'string' },
+    value: 'sd',
+    help: 'with --road-pairs: in every training micro-batch move the frozen pairs by Gaussian noise of this standard deviation (θ and α; or θ,α), so that the adapter composes with others on those pairs',
+    shownDefault: 'none',
   },
   rank: { kind: { type: 'int', min: 1 }, value: 'n', help: 'LoRA rank', shownDefault: 8 },
   loraAlpha: { kind: { type: 'number', min: 0, above: true }, value: 'x', help: 'LoRA alpha (scaling = alpha / rank)', shownDefault: 8 },

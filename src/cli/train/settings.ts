@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { RoadVariant } from '../../adapters/road/math.ts';
 import { type PairSelection, formatPairSelection, parsePairSelection, selectedPairs } from '../../adapters/road/pairs.ts';
+import { type ComplementNoise, parseComplementNoise } from '../../adapters/subspace.ts';
 import type { DataFormat, LabelNames } from '../../train/data/index.ts';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../../train/trainer.ts';
 import type { QuantizeWeights } from '../../runtime/index.ts';
@@ -22,6 +23,8 @@ export type AdapterSettings =
       readonly groupSize: number;
       /** The pairs of each group that train (--road-pairs, as written), or null for all. */
       readonly pairs: string | null;
+      /** Noise on the other pairs in training (--complement-noise), or null. */
+      readonly complementNoise: ComplementNoise | null;
     }
   | { readonly method: 'lora'; readonly rank: number; readonly loraAlpha: number; readonly loraDropout: number };
 
@@ -149,7 +152,8 @@ function onlyWith(flags: TrainFlags, keys: readonly (keyof TrainFlags)[], condit
 
 function adapterSettings(flags: TrainFlags): AdapterSettings {
   const method = flags.method ?? 'road';
-  onlyWith(flags, ['variant', 'groupSize', 'roadPairs'], method === 'road', 'to --method road');
+  onlyWith(flags, ['variant', 'groupSize', 'roadPairs', 'complementNoise'], method === 'road', 'to --method road');
+  onlyWith(flags, ['complementNoise'], flags.roadPairs !== undefined, 'with --road-pairs (the noise moves the pairs outside the trained ones)');
   onlyWith(flags, ['rank', 'loraAlpha', 'loraDropout'], method === 'lora', 'to --method lora');
   switch (method) {
     case 'road': {
@@ -160,7 +164,8 @@ function adapterSettings(flags: TrainFlags): AdapterSettings {
         pairs = parsePairSelection(flags.roadPairs);
         selectedPairs(pairs, groupSize); // pairs that exist in this group size
       }
-      return { method, variant: flags.variant ?? 'road_1', groupSize, pairs: pairs === null ? null : formatPairSelection(pairs) };
+      const complementNoise = flags.complementNoise === undefined ? null : parseComplementNoise(flags.complementNoise);
+      return { method, variant: flags.variant ?? 'road_1', groupSize, pairs: pairs === null ? null : formatPairSelection(pairs), complementNoise };
     }
     case 'lora':
       return { method, rank: flags.rank ?? 8, loraAlpha: flags.loraAlpha ?? 8, loraDropout: flags.loraDropout ?? 0 };
