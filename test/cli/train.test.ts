@@ -98,7 +98,7 @@ describe('roadster train', () => {
     assert.ok(Number.isFinite(r.finalTrainLoss) && Number.isFinite(r.finalEvalLoss));
     assert.equal(r.evalAccuracy, null);
     assert.equal(r.resumedFrom, null);
-    assert.deepEqual(r.method, { method: 'road', variant: 'road_1', groupSize: 8, pairs: null });
+    assert.deepEqual(r.method, { method: 'road', variant: 'road_1', groupSize: 8, pairs: null, complementNoise: null });
     assert.equal(r.data.train.format, 'text');
     assert.equal(r.data.train.examples, 12);
     assert.equal(r.data.evalSource, 'split');
@@ -318,6 +318,19 @@ describe('roadster train', () => {
     await assertResumesFromStep2(out, args, whole);
   });
 
+  test('--road-pairs with --complement-noise: reported, the identity outside the pairs, changes the losses, resumes bit for bit', async () => {
+    const out = join(scratch, 'complement-noise');
+    const road = [...SMALL, '--variant', 'road_4', '--data', PC, '--road-pairs', '0/2', '--max-steps', '4', '--save-every', '2'];
+    const whole = await trainJson([...road, '--out', out, '--complement-noise', '0.3,0.1']);
+    assert.deepEqual(whole.method, { method: 'road', variant: 'road_4', groupSize: 8, pairs: '0/2', complementNoise: { theta: 0.3, alpha: 0.1 } });
+    const plain = await trainJson([...road, '--out', join(scratch, 'no-complement-noise')]);
+    assert.notDeepEqual(metrics(out).map((m) => m.loss), metrics(join(scratch, 'no-complement-noise')).map((m) => m.loss));
+    const { inspectAdapter } = await import('../../src/adapters/inspect.ts');
+    assert.equal(inspectAdapter(out, await AutoModelForCausalLM.fromPretrained(MODEL)).roadPairs?.share, '0/2', 'the saved adapter is the identity outside its pairs');
+    assert.equal(plain.trainableParameters, whole.trainableParameters);
+    await assertResumesFromStep2(out, [...road, '--out', out, '--complement-noise', '0.3,0.1'], whole);
+  });
+
   test('conversations through the chat template, with the optimizer and adapter flags', async () => {
     const data = jsonl('messages.jsonl', animals.map((a) => ({ messages: [{ role: 'user', content: `Name a ${a}.` }, { role: 'assistant', content: `A ${a}.` }] })));
     const out = join(scratch, 'messages');
@@ -343,6 +356,18 @@ describe('roadster train', () => {
 
   describe('bad input is refused before anything is written to --out', () => {
     const cases: { name: string; args: (out: string) => string[]; code: number; error: RegExp }[] = [
+      {
+        name: '--complement-noise without --road-pairs',
+        args: (out) => [...SMALL, '--data', PC, '--complement-noise', '0.2', '--out', out],
+        code: 2,
+        error: /error \[E_USAGE\]: --complement-noise only applies with --road-pairs/,
+      },
+      {
+        name: 'a negative --complement-noise',
+        args: (out) => [...SMALL, '--data', PC, '--road-pairs', '0/2', '--complement-noise', '-0.2', '--out', out],
+        code: 2,
+        error: /error \[E_USAGE\]: --complement-noise "-0.2": expected one standard deviation/,
+      },
       {
         name: 'a malformed JSONL line (named file:line)',
         args: (out) => [...SMALL, '--data', jsonl('bad.jsonl', [{ text: 'fine' }], '{"text": "cut\n'), '--out', out],
