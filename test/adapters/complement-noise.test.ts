@@ -16,9 +16,9 @@ import { entryPair, parsePairSelection, selectedPairs } from '../../src/adapters
 import { parseComplementNoise, restrictRoadPairs } from '../../src/adapters/subspace.ts';
 import { CausalLM } from '../../src/models/causal-lm.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
-import type { BatchSource, TrainBatch } from '../../src/train/batch.ts';
 import { DEFAULT_TRAIN_CONFIG, Trainer } from '../../src/train/trainer.ts';
 import { TINY_LLAMA } from '../support/fixtures.ts';
+import { toyBatch as batch, toySource as source } from '../support/toy-batches.ts';
 
 const runtime = new Runtime({ threads: 1 });
 const scratch = mkdtempSync(join(tmpdir(), 'roadster-complement-noise-'));
@@ -27,11 +27,6 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function batch(seed: number): TrainBatch {
-  const ids = Array.from({ length: 2 }, (_, r) => Array.from({ length: 6 }, (_, t) => (seed * 31 + r * 7 + t * 13) % 256));
-  return { inputIds: ids, attentionMask: ids.map((row) => row.map(() => 1)), labels: ids, tokens: 12, lossTokens: 10 };
-}
-const source: BatchSource = { size: 4, batchesForEpoch: (e) => [batch(e * 2), batch(e * 2 + 1)] };
 
 const NOISE = { theta: 0.3, alpha: 0.1 };
 
