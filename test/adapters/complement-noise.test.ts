@@ -27,7 +27,6 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-
 const NOISE = { theta: 0.3, alpha: 0.1 };
 
 async function restricted(noise: { theta: number; alpha: number } | null): Promise<PeftModel> {

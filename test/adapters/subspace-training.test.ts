@@ -26,7 +26,6 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-
 for (const variant of ['road_1', 'road_2', 'road_4'] as RoadVariant[]) {
   test(`${variant}: pairs 1/2 train, every other entry stays bit-exact identity (weight decay on)`, async () => {
     const base = await CausalLM.fromFolder(TINY_LLAMA);
