@@ -320,11 +320,12 @@ describe('roadster train', () => {
 
   test('--road-pairs with --complement-noise: reported, the identity outside the pairs, changes the losses, resumes bit for bit', async () => {
     const out = join(scratch, 'complement-noise');
-    const road = [...SMALL, '--variant', 'road_4', '--data', PC, '--road-pairs', '0/2', '--max-steps', '4', '--save-every', '2'];
+    const road = [...SMALL, '--variant', 'road_4', '--data', PC, '--road-pairs', '0/2', '--max-steps', '4', '--save-every', '2', '--eval-split', '0.25', '--eval-every', '2'];
     const whole = await trainJson([...road, '--out', out, '--complement-noise', '0.3,0.1']);
     assert.deepEqual(whole.method, { method: 'road', variant: 'road_4', groupSize: 8, pairs: '0/2', complementNoise: { theta: 0.3, alpha: 0.1 } });
     const plain = await trainJson([...road, '--out', join(scratch, 'no-complement-noise')]);
     assert.notDeepEqual(metrics(out).map((m) => m.loss), metrics(join(scratch, 'no-complement-noise')).map((m) => m.loss));
+    assert.ok(Number.isFinite(whole.finalEvalLoss), 'evaluation works alongside the noise');
     const { inspectAdapter } = await import('../../src/adapters/inspect.ts');
     assert.equal(inspectAdapter(out, await AutoModelForCausalLM.fromPretrained(MODEL)).roadPairs?.share, '0/2', 'the saved adapter is the identity outside its pairs');
     assert.equal(plain.trainableParameters, whole.trainableParameters);
