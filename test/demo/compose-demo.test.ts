@@ -2,13 +2,14 @@
 // keeps), and the whole experiment at a tiny scale (the full settings take minutes; README records a full run).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_COMPOSE_DEMO_OPTIONS, type TaskReport, meanTaskReport, rocAuc, runComposeDemo } from '../../src/demo/compose-demo.ts';
 import { SHIPPED_MODEL_DIR } from '../../src/demo/shipped-model.ts';
 import { Runtime } from '../../src/runtime/runtime.ts';
+import { runCliCaptured } from '../support/run-cli.ts';
 
 test('rocAuc: perfect, reversed, ties and shifted scores', () => {
   assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), 1);
@@ -84,5 +85,19 @@ test('the compose demo end to end at a tiny scale: label-words adapters on disjo
   } finally {
     await runtime.release();
     rmSync(outDir, { recursive: true, force: true });
+  }
+});
+
+test('roadster demo compose refuses a bad --complement-noise or --seeds before writing anything', async () => {
+  const out = join(tmpdir(), `roadster-compose-refused-${process.pid}`);
+  for (const [flag, value, error] of [
+    ['--complement-noise', '-1', /--complement-noise "-1": expected one standard deviation/],
+    ['--complement-noise', '0.1,x', /--complement-noise "0.1,x"/],
+    ['--seeds', '0', /--seeds/],
+  ] as const) {
+    const r = await runCliCaptured(['demo', 'compose', '--out', out, flag, value], {});
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, error);
+    assert.equal(existsSync(out), false, `${flag} ${value}: nothing written`);
   }
 });
