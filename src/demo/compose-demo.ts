@@ -3,12 +3,13 @@
 // "...\nEra: modern"), each label one token. Every adapter is trained and scored through label words
 // (models/label-words.ts): the language model's logits of its task's two label tokens at the prompt's last token,
 // with the cross-entropy over those two tokens as the loss. RoAd adapter A learns spam on pairs 0/2 of every group,
-// adapter B the era on pairs 1/2; each is evaluated alone, then their exact product (composeAdapters) on both
-// tasks, by accuracy and by the ROC AUC of the label-logit margin (a product that only shifts the margin keeps the
-// AUC). Controls with the same steps: two all-pairs RoAd adapters composed by product, and two LoRA adapters
+// adapter B the era on pairs 1/2, each under complement noise on the other's pairs; each is evaluated alone, then
+// their exact product (composeAdapters) on both tasks, by accuracy and by the ROC AUC of the label-logit margin (a
+// product that only shifts the margin keeps the AUC). Controls with the same steps: two all-pairs RoAd adapters composed by product, and two LoRA adapters
 // combined the PEFT way (cat and linear). Then IIA (compose-iia.ts): swapping A's subspace from spam sources into
 // ham bases at the last token, at all adapted layers and one layer at a time, against random pairs of the same
-// size. Progress goes through `hooks`; printing is the CLI's job.
+// size. All of it but the IIA runs once per seed (own samples, own adapters), and the report gives the mean.
+// Progress goes through `hooks`; printing is the CLI's job.
 
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
